@@ -1,0 +1,261 @@
+import { z } from 'zod'
+
+/** Container settings for the `docker` engine. */
+export interface DockerOptions {
+  /**
+   * Image to run. `:rocm` is chosen for AMD GPUs unless you set this.
+   * @default 'ollama/ollama:latest'
+   */
+  image?: string
+  /**
+   * Name of the container the plugin creates or adopts.
+   * @default 'vite-plugin-ollama'
+   */
+  containerName?: string
+  /**
+   * Named volume mounted at `/root/.ollama`, so models survive container recreation.
+   * @default 'ollama'
+   */
+  volume?: string
+  /**
+   * Host port for Ollama, published on 127.0.0.1 only (Ollama has no authentication).
+   * @default 11434
+   */
+  hostPort?: number
+  /**
+   * GPU passthrough: `'auto'` follows detection.
+   * @default 'auto'
+   */
+  gpu?: 'auto' | 'nvidia' | 'amd' | 'none'
+  /**
+   * Extra environment for the container, e.g. `{ OLLAMA_CONTEXT_LENGTH: '8192' }`.
+   * @default {}
+   */
+  env?: Record<string, string>
+  /**
+   * When to pull the image: only when it is missing, on every start, or never.
+   * @default 'missing'
+   */
+  pullImage?: 'missing' | 'always' | 'never'
+  /**
+   * Stop (never remove) the container the plugin started when Vite exits.
+   * @default true
+   */
+  stopOnExit?: boolean
+}
+
+/** Where the overlay sits and whether it starts collapsed. */
+export interface OverlayOptions {
+  /** @default 'bottom-right' */
+  position?: 'bottom-right' | 'bottom-left' | 'top-right' | 'top-left'
+  /** @default false */
+  collapsed?: boolean
+}
+
+export type EngineKind = 'auto' | 'external' | 'docker' | 'native' | 'simulator'
+
+/** Options of `ollama(options)` in `vite.config.ts`. */
+export interface OllamaPluginOptions {
+  /**
+   * Off = the plugin does nothing.
+   * @default true
+   */
+  enabled?: boolean
+  /**
+   * Where Ollama is, or will be.
+   * @default 'http://127.0.0.1:11434'
+   */
+  url?: string
+  /**
+   * How Ollama is run: `'auto'` adopts a running Ollama, else prefers native on macOS, then
+   * Docker, then a native `ollama` binary, then `fallback`.
+   * @default 'auto'
+   */
+  engine?: EngineKind
+  /**
+   * `'simulator'`: when `auto` finds no way to run Ollama, use the built-in simulator and say so.
+   * @default 'none'
+   */
+  fallback?: 'none' | 'simulator'
+  /**
+   * Models the app needs; missing ones are pulled when `autoPull` allows.
+   * @default []
+   */
+  models?: string[]
+  /**
+   * Model used by the routes when a request names none.
+   * @default first of `models`
+   */
+  defaultModel?: string
+  /**
+   * Start an engine when none is reachable at `url`.
+   * @default true
+   */
+  autoStart?: boolean
+  /**
+   * `true`, `false`, or the subset of `models` to pull.
+   * @default true
+   */
+  autoPull?: boolean | string[]
+  /**
+   * Ollama `keep_alive` for warm-up and chat (`'30m'`, `'1h'`, `-1` for forever).
+   * @default '30m'
+   */
+  keepAlive?: string | number
+  /**
+   * Load `defaultModel` into memory once it is pulled, so the first chat is fast.
+   * @default true
+   */
+  warmup?: boolean
+  /**
+   * Route prefix, under Vite's own `base`.
+   * @default '/__ollama'
+   */
+  base?: string
+  /**
+   * The in-browser status overlay: `false` removes it.
+   * @default true
+   */
+  overlay?: boolean | OverlayOptions
+  /**
+   * Largest POST body the routes accept, in bytes. Raise it to send images.
+   * @default 1048576
+   */
+  maxBodySize?: number
+  /**
+   * Container settings for the `docker` engine.
+   * @default see DockerOptions
+   */
+  docker?: DockerOptions
+}
+
+const modelName = z
+  .string()
+  .trim()
+  .min(1, 'a model name cannot be empty')
+  .regex(
+    /^[a-zA-Z0-9][a-zA-Z0-9._:/-]*$/,
+    'use a name from ollama.com/library, such as "llama3.2" or "qwen2.5:7b"',
+  )
+
+const keepAlive = z.union([
+  z.number().int(),
+  z.string().regex(/^-?\d+(\.\d+)?(ns|us|µs|ms|s|m|h)?$/, 'use a duration such as "30m" or "1h"'),
+])
+
+const dockerSchema = z
+  .object({
+    image: z.string().min(1).default('ollama/ollama:latest'),
+    containerName: z
+      .string()
+      .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/, 'use letters, digits, "_", "." and "-"')
+      .default('vite-plugin-ollama'),
+    volume: z
+      .string()
+      .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/, 'use letters, digits, "_", "." and "-"')
+      .default('ollama'),
+    hostPort: z.number().int().min(1).max(65535).default(11434),
+    gpu: z.enum(['auto', 'nvidia', 'amd', 'none']).default('auto'),
+    env: z.record(z.string(), z.string()).default({}),
+    pullImage: z.enum(['missing', 'always', 'never']).default('missing'),
+    stopOnExit: z.boolean().default(true),
+  })
+  .strict()
+
+const overlaySchema = z
+  .object({
+    position: z.enum(['bottom-right', 'bottom-left', 'top-right', 'top-left']).default('bottom-right'),
+    collapsed: z.boolean().default(false),
+  })
+  .strict()
+
+export const optionsSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    url: z
+      .url({ protocol: /^https?$/, error: 'use an http(s) URL such as "http://127.0.0.1:11434"' })
+      .default('http://127.0.0.1:11434'),
+    engine: z.enum(['auto', 'external', 'docker', 'native', 'simulator']).default('auto'),
+    fallback: z.enum(['none', 'simulator']).default('none'),
+    models: z.array(modelName).default([]),
+    defaultModel: modelName.optional(),
+    autoStart: z.boolean().default(true),
+    autoPull: z.union([z.boolean(), z.array(modelName)]).default(true),
+    keepAlive: keepAlive.default('30m'),
+    warmup: z.boolean().default(true),
+    base: z
+      .string()
+      .regex(/^\/[a-zA-Z0-9_\-./]*[^/]$/, 'use a path such as "/__ollama" (leading "/", no trailing "/")')
+      .default('/__ollama'),
+    overlay: z.union([z.boolean(), overlaySchema]).default(true),
+    maxBodySize: z
+      .number()
+      .int()
+      .positive()
+      .default(1024 * 1024),
+    docker: dockerSchema.default(dockerSchema.parse({})),
+  })
+  .strict()
+
+export type ResolvedDockerOptions = z.output<typeof dockerSchema>
+export type ResolvedOverlayOptions = z.output<typeof overlaySchema>
+
+export interface ResolvedOptions
+  extends Omit<z.output<typeof optionsSchema>, 'overlay' | 'autoPull' | 'defaultModel' | 'models'> {
+  models: string[]
+  /** `undefined` only when `models` is empty and none was set. */
+  defaultModel: string | undefined
+  /** The models to pull when missing: `autoPull` resolved against `models`. */
+  autoPull: string[]
+  overlay: ResolvedOverlayOptions | false
+}
+
+/** An option that does not validate: the message names the option and how to fix it. */
+export class OllamaOptionsError extends Error {
+  override name = 'OllamaOptionsError'
+}
+
+/**
+ * Validates and fills in the options. Throws an `OllamaOptionsError` whose message names each
+ * bad option and says what to write instead.
+ */
+export function resolveOptions(options: OllamaPluginOptions = {}): ResolvedOptions {
+  const parsed = optionsSchema.safeParse(options)
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const path = issue.path.length ? issue.path.join('.') : '(options)'
+      const message =
+        issue.code === 'unrecognized_keys'
+          ? `unknown option ${issue.keys.map((k) => `"${k}"`).join(', ')}: see the options table in the vite-plugin-ollama README`
+          : issue.message
+      return `  ${path}: ${message}`
+    })
+    throw new OllamaOptionsError(
+      `[vite-plugin-ollama] invalid options in vite.config.ts:\n${lines.join('\n')}`,
+    )
+  }
+  const o = parsed.data
+  const models = [...new Set(o.models)]
+  const defaultModel = o.defaultModel ?? models[0]
+  // A defaultModel outside `models` would never be pulled: treat it as one of the app's models.
+  if (defaultModel && !models.includes(defaultModel)) models.push(defaultModel)
+  let autoPull: string[]
+  if (o.autoPull === true) autoPull = models
+  else if (o.autoPull === false) autoPull = []
+  else {
+    const unknown = o.autoPull.filter((m) => !models.includes(m))
+    if (unknown.length) {
+      throw new OllamaOptionsError(
+        `[vite-plugin-ollama] invalid options in vite.config.ts:\n  autoPull: ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not in models; add ${unknown.length > 1 ? 'them' : 'it'} to models or remove ${unknown.length > 1 ? 'them' : 'it'} from autoPull`,
+      )
+    }
+    autoPull = o.autoPull
+  }
+  const overlay =
+    o.overlay === false
+      ? false
+      : o.overlay === true
+        ? overlaySchema.parse({})
+        : o.overlay
+  return { ...o, models, defaultModel, autoPull, overlay, url: o.url.replace(/\/+$/, '') }
+}
