@@ -123,10 +123,40 @@ export interface OllamaPluginOptions {
    */
   maxBodySize?: number
   /**
+   * Also run when Vite is in middleware mode (no HTTP server of its own: SSR hosts, Storybook,
+   * Vitest): the routes are mounted, the WebSocket route is not.
+   * @default false
+   */
+  middlewareMode?: boolean
+  /**
    * Container settings for the `docker` engine.
    * @default see DockerOptions
    */
   docker?: DockerOptions
+  /**
+   * Settings for the built-in simulator (`engine: 'simulator'` or `fallback: 'simulator'`).
+   * @default { tokenDelayMs: 15, pullBytesPerSecond: 200000000 }
+   */
+  simulator?: SimulatorSettings
+}
+
+/** How the simulator behaves, for realistic demos and for tests of your own UI. */
+export interface SimulatorSettings {
+  /**
+   * Delay between streamed tokens, in milliseconds.
+   * @default 15
+   */
+  tokenDelayMs?: number
+  /**
+   * Simulated download speed of model pulls, in bytes per second.
+   * @default 200000000
+   */
+  pullBytesPerSecond?: number
+  /**
+   * Models installed when the simulator starts; the others are pulled (simulated).
+   * @default []
+   */
+  installed?: string[]
 }
 
 const modelName = z
@@ -164,8 +194,18 @@ const dockerSchema = z
 
 const overlaySchema = z
   .object({
-    position: z.enum(['bottom-right', 'bottom-left', 'top-right', 'top-left']).default('bottom-right'),
+    position: z
+      .enum(['bottom-right', 'bottom-left', 'top-right', 'top-left'])
+      .default('bottom-right'),
     collapsed: z.boolean().default(false),
+  })
+  .strict()
+
+const simulatorSchema = z
+  .object({
+    tokenDelayMs: z.number().min(0).default(15),
+    pullBytesPerSecond: z.number().positive().default(200_000_000),
+    installed: z.array(modelName).default([]),
   })
   .strict()
 
@@ -185,7 +225,10 @@ export const optionsSchema = z
     warmup: z.boolean().default(true),
     base: z
       .string()
-      .regex(/^\/[a-zA-Z0-9_\-./]*[^/]$/, 'use a path such as "/__ollama" (leading "/", no trailing "/")')
+      .regex(
+        /^\/[a-zA-Z0-9_\-./]*[^/]$/,
+        'use a path such as "/__ollama" (leading "/", no trailing "/")',
+      )
       .default('/__ollama'),
     overlay: z.union([z.boolean(), overlaySchema]).default(true),
     maxBodySize: z
@@ -193,11 +236,14 @@ export const optionsSchema = z
       .int()
       .positive()
       .default(1024 * 1024),
+    middlewareMode: z.boolean().default(false),
     docker: dockerSchema.default(dockerSchema.parse({})),
+    simulator: simulatorSchema.default(simulatorSchema.parse({})),
   })
   .strict()
 
 export type ResolvedDockerOptions = z.output<typeof dockerSchema>
+export type ResolvedSimulatorOptions = z.output<typeof simulatorSchema>
 export type ResolvedOverlayOptions = z.output<typeof overlaySchema>
 
 export interface ResolvedOptions
@@ -252,10 +298,6 @@ export function resolveOptions(options: OllamaPluginOptions = {}): ResolvedOptio
     autoPull = o.autoPull
   }
   const overlay =
-    o.overlay === false
-      ? false
-      : o.overlay === true
-        ? overlaySchema.parse({})
-        : o.overlay
+    o.overlay === false ? false : o.overlay === true ? overlaySchema.parse({}) : o.overlay
   return { ...o, models, defaultModel, autoPull, overlay, url: o.url.replace(/\/+$/, '') }
 }

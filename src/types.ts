@@ -54,6 +54,11 @@ export interface Engine {
   onEvent(listener: (event: EngineEvent) => void): () => void
   /** Stop what we started. An adopted engine is never touched. Idempotent. */
   stop(): Promise<void>
+  /**
+   * Last resort for `process.on('exit')`, where only synchronous work runs (Ctrl+C skips every
+   * Vite hook, reference/vite-plugin.md §1.7): stop what we started, best effort.
+   */
+  stopSync?(): void
 }
 
 export interface GpuSummary {

@@ -1,0 +1,229 @@
+// <vite-plugin-ollama-overlay>: a shadow-DOM custom element that shows the plugin's state snapshot
+// and live pull progress, modelled on Vite's own error overlay (reference/vite-plugin.md §2.3).
+import type { ModelState, Problem, PullProgressEvent, StateSnapshot } from '../types.js'
+import { normaliseModelName } from './overlay-format.js'
+import { PullRequestError, requestPull } from './overlay-pull.js'
+import { overlayCss } from './overlay-style.js'
+import {
+  type CardParts,
+  createCard,
+  createModelRow,
+  h,
+  type ModelRow,
+  renderFacts,
+  updateModelRow,
+} from './overlay-view.js'
+
+export const OVERLAY_TAG = 'vite-plugin-ollama-overlay'
+export const COLLAPSED_STORAGE_KEY = 'vite-plugin-ollama:overlay-collapsed'
+
+export interface OverlayConfig {
+  /** Route prefix of the plugin (Vite's base included), e.g. '/__ollama'. */
+  base: string
+  position: 'bottom-right' | 'bottom-left' | 'top-right' | 'top-left'
+  /** Only the default: a choice the user made (stored in localStorage) wins. */
+  collapsed: boolean
+  /** Vite's `html.cspNonce`, for the <style> element under a strict CSP. */
+  nonce?: string
+}
+
+/** What callers (possibly another evaluation of this module) may rely on. */
+export interface OverlayElement extends HTMLElement {
+  configure(config: OverlayConfig): void
+  setState(snapshot: StateSnapshot): void
+  applyProgress(event: PullProgressEvent): void
+  setConnected(connected: boolean): void
+  toggle(): void
+}
+
+// Lets this module load where there is no DOM (SSR, workers), as Vite's overlay does.
+const BaseElement = (globalThis.HTMLElement ?? class {}) as typeof HTMLElement
+
+export class OllamaOverlayElement extends BaseElement implements OverlayElement {
+  #parts: CardParts
+  #rows = new Map<string, ModelRow>()
+  #snapshot: StateSnapshot | null = null
+  #config: OverlayConfig | undefined
+  #connected = true
+  #retrying = new Set<string>()
+  #retryProblems = new Map<string, Problem>()
+
+  constructor() {
+    super()
+    const root = this.attachShadow({ mode: 'open' })
+    this.#parts = createCard()
+    root.append(this.#parts.card)
+    // The whole header is the click target; the toggle button inside it is the keyboard one
+    // (its click bubbles here, so one handler serves both).
+    this.#parts.header.addEventListener('click', () => this.toggle())
+  }
+
+  /** The first mount's config holds: a second mountOverlay call must not restyle the overlay. */
+  configure(config: OverlayConfig): void {
+    if (this.#config) return
+    this.#config = config
+    this.setAttribute('position', config.position)
+    adoptStyles(this.shadowRoot!, config.nonce)
+    this.#setCollapsed(readStoredCollapsed() ?? config.collapsed)
+    this.#render()
+  }
+
+  setState(snapshot: StateSnapshot): void {
+    this.#snapshot = structuredClone(snapshot)
+    for (const model of this.#snapshot.models) {
+      if (model.status !== 'error') this.#retryProblems.delete(normaliseModelName(model.name))
+    }
+    this.#render()
+  }
+
+  applyProgress(event: PullProgressEvent): void {
+    this.#snapshot ??= { phase: 'pulling', engine: null, gpu: null, models: [] }
+    const key = normaliseModelName(event.model)
+    let model = this.#snapshot.models.find((m) => normaliseModelName(m.name) === key)
+    if (!model) {
+      model = { name: event.model, status: 'pulling' }
+      this.#snapshot.models.push(model)
+    }
+    model.status = 'pulling'
+    model.progress = event
+    model.error = undefined
+    this.#retryProblems.delete(key)
+    this.#render()
+  }
+
+  /** Vite's client reloads the page once the server is back; until then, say we are waiting. */
+  setConnected(connected: boolean): void {
+    this.#connected = connected
+    this.toggleAttribute('disconnected', !connected)
+    this.#render()
+  }
+
+  toggle(): void {
+    const collapsed = !this.hasAttribute('collapsed')
+    this.#setCollapsed(collapsed)
+    storeCollapsed(collapsed)
+  }
+
+  #setCollapsed(collapsed: boolean): void {
+    this.toggleAttribute('collapsed', collapsed)
+    const toggle = this.#parts.toggle
+    toggle.setAttribute('aria-expanded', String(!collapsed))
+    toggle.setAttribute('aria-label', collapsed ? 'Expand Ollama status' : 'Collapse Ollama status')
+    toggle.title = collapsed ? 'Show details' : 'Collapse to a badge'
+  }
+
+  #render(): void {
+    const snapshot = this.#snapshot
+    this.setAttribute('phase', snapshot?.phase ?? 'detecting')
+    renderFacts(this.#parts, snapshot)
+    this.#renderModels(snapshot?.models ?? [])
+    const note = this.#connected ? '' : 'Dev server disconnected: waiting for it to come back…'
+    this.#parts.note.textContent = note
+    this.#parts.note.hidden = !note
+  }
+
+  #renderModels(models: ModelState[]): void {
+    const list = this.#parts.models
+    const seen = new Set<string>()
+    models.forEach((model, index) => {
+      const key = normaliseModelName(model.name)
+      seen.add(key)
+      let row = this.#rows.get(key)
+      if (!row) {
+        row = createModelRow(model.name)
+        const name = model.name
+        row.retry.addEventListener('click', () => void this.#retry(name))
+        this.#rows.set(key, row)
+      }
+      updateModelRow(row, model, {
+        retrying: this.#retrying.has(key),
+        retryProblem: this.#retryProblems.get(key),
+      })
+      // Move a row only when out of place: re-inserting a node restarts its bar's transition.
+      if (list.children[index] !== row.el) list.insertBefore(row.el, list.children[index] ?? null)
+    })
+    for (const [key, row] of this.#rows) {
+      if (!seen.has(key)) {
+        row.el.remove()
+        this.#rows.delete(key)
+      }
+    }
+    list.hidden = models.length === 0
+  }
+
+  async #retry(model: string): Promise<void> {
+    const key = normaliseModelName(model)
+    if (this.#retrying.has(key) || !this.#config) return
+    this.#retrying.add(key)
+    this.#retryProblems.delete(key)
+    this.#render()
+    try {
+      await requestPull(this.#config.base, model)
+    } catch (error) {
+      this.#retryProblems.set(key, {
+        message: `Retry failed: ${error instanceof Error ? error.message : String(error)}`,
+        hint:
+          error instanceof PullRequestError && error.hint
+            ? error.hint
+            : 'Check the terminal running Vite for details.',
+      })
+    } finally {
+      this.#retrying.delete(key)
+      this.#render()
+    }
+  }
+}
+
+export function defineOverlayElement(): void {
+  // The module can be evaluated twice (HMR, or the injected tag plus a manual import): defining the
+  // same tag twice throws, so the first definition stays (vitejs/vite#4475).
+  if (!customElements.get(OVERLAY_TAG)) customElements.define(OVERLAY_TAG, OllamaOverlayElement)
+}
+
+/**
+ * Under a strict CSP a <style> needs the page's nonce; without one, a constructed stylesheet
+ * (adoptedStyleSheets) is used, which style-src does not govern in current browsers.
+ */
+function adoptStyles(root: ShadowRoot, configNonce: string | undefined): void {
+  const nonce = configNonce ?? readMetaNonce()
+  if (!nonce && canConstructStylesheets()) {
+    const sheet = new CSSStyleSheet()
+    sheet.replaceSync(overlayCss)
+    root.adoptedStyleSheets = [sheet]
+    return
+  }
+  root.prepend(h('style', { nonce }, overlayCss))
+}
+
+function canConstructStylesheets(): boolean {
+  try {
+    return 'adoptedStyleSheets' in ShadowRoot.prototype && 'replaceSync' in new CSSStyleSheet()
+  } catch {
+    return false
+  }
+}
+
+/** Vite writes `<meta property="csp-nonce" nonce>` when `html.cspNonce` is set. */
+function readMetaNonce(): string | undefined {
+  const meta = document.querySelector<HTMLMetaElement>('meta[property="csp-nonce"]')
+  return meta?.nonce || meta?.getAttribute('nonce') || undefined
+}
+
+// localStorage throws in sandboxed iframes and with storage disabled: the overlay then simply
+// forgets, which is better than not showing at all.
+function readStoredCollapsed(): boolean | undefined {
+  try {
+    const stored = localStorage.getItem(COLLAPSED_STORAGE_KEY)
+    return stored === null ? undefined : stored === 'true'
+  } catch {
+    return undefined
+  }
+}
+
+function storeCollapsed(collapsed: boolean): void {
+  try {
+    localStorage.setItem(COLLAPSED_STORAGE_KEY, String(collapsed))
+  } catch {
+    // see readStoredCollapsed
+  }
+}

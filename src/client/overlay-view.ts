@@ -1,0 +1,284 @@
+// DOM for the overlay card, built with createElement/textContent only: model names, errors and
+// hints come from the server and must never be parsed as HTML (Vite's own overlay dropped its
+// innerHTML template for the same reason, vitejs/vite#15852).
+import type { ModelState, Problem, StateSnapshot } from '../types.js'
+import {
+  clampPercent,
+  engineLine,
+  formatEta,
+  formatPercent,
+  formatSpeed,
+  formatTransfer,
+  gpuLine,
+  modelStatusText,
+  phaseLabel,
+} from './overlay-format.js'
+
+type Child = Node | string
+
+/** A tiny hyperscript helper, as in Vite's overlay: attributes are set, never markup parsed. */
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | undefined> = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag)
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value !== undefined) el.setAttribute(name, value)
+  }
+  el.append(...children)
+  return el
+}
+
+/** The parts of the card the element updates in place. */
+export interface CardParts {
+  card: HTMLDivElement
+  header: HTMLDivElement
+  phase: HTMLSpanElement
+  summary: HTMLSpanElement
+  toggle: HTMLButtonElement
+  engine: HTMLSpanElement
+  simulated: HTMLSpanElement
+  gpu: HTMLSpanElement
+  models: HTMLUListElement
+  problem: HTMLDivElement
+  problemMessage: HTMLDivElement
+  problemHint: HTMLDivElement
+  note: HTMLDivElement
+}
+
+export function createCard(): CardParts {
+  const phase = h('span', {
+    class: 'phase',
+    part: 'phase',
+    'data-testid': 'phase',
+    role: 'status',
+    'aria-live': 'polite',
+  })
+  const summary = h('span', { class: 'summary', 'data-testid': 'summary' })
+  const simulated = h(
+    'span',
+    {
+      class: 'sim',
+      'data-testid': 'simulated-badge',
+      title: 'Replies come from the built-in simulator, not a real model',
+    },
+    'simulated',
+  )
+  const toggle = h(
+    'button',
+    { type: 'button', class: 'toggle', part: 'toggle', 'data-testid': 'toggle' },
+    h('span', { class: 'chevron', 'aria-hidden': 'true' }),
+  )
+  const header = h(
+    'div',
+    { class: 'header', part: 'header' },
+    h('span', { class: 'dot', 'aria-hidden': 'true' }),
+    h('span', { class: 'title' }, 'Ollama'),
+    phase,
+    summary,
+    h('span', { class: 'spacer' }),
+    simulated,
+    toggle,
+  )
+  const engine = h('span', { 'data-testid': 'engine' })
+  const gpu = h('span', { class: 'value', 'data-testid': 'gpu' })
+  const models = h('ul', { class: 'models', part: 'models', 'aria-label': 'Models' })
+  const problemMessage = h('div', { class: 'error', 'data-testid': 'problem-message' })
+  const problemHint = h('div', { class: 'hint', 'data-testid': 'problem-hint' })
+  const problem = h(
+    'div',
+    { class: 'problem', part: 'problem', 'data-testid': 'problem', role: 'alert' },
+    problemMessage,
+    problemHint,
+  )
+  const note = h('div', { class: 'note', 'data-testid': 'note' })
+  const body = h(
+    'div',
+    { class: 'body', part: 'body' },
+    h(
+      'div',
+      { class: 'facts' },
+      h('span', { class: 'label' }, 'Engine'),
+      h('span', { class: 'value' }, engine),
+      h('span', { class: 'label' }, 'GPU'),
+      gpu,
+    ),
+    models,
+    problem,
+    note,
+  )
+  const card = h('div', { class: 'card', part: 'card' }, header, body)
+  return {
+    card,
+    header,
+    phase,
+    summary,
+    toggle,
+    engine,
+    simulated,
+    gpu,
+    models,
+    problem,
+    problemMessage,
+    problemHint,
+    note,
+  }
+}
+
+/** Header, engine, GPU and the global problem; the model rows are rendered separately. */
+export function renderFacts(parts: CardParts, snapshot: StateSnapshot | null): void {
+  setText(parts.phase, snapshot ? phaseLabel(snapshot.phase) : 'Connecting')
+  setText(parts.summary, snapshot ? summarise(snapshot) : '')
+  setText(parts.engine, snapshot ? engineLine(snapshot.engine) : '…')
+  parts.simulated.hidden = !snapshot?.engine?.simulated
+  setText(parts.gpu, snapshot ? gpuLine(snapshot.gpu) : '…')
+  renderProblem(parts, snapshot?.error)
+}
+
+function renderProblem(parts: CardParts, problem: Problem | undefined): void {
+  parts.problem.hidden = !problem
+  setText(parts.problemMessage, problem?.message ?? '')
+  setText(parts.problemHint, problem?.hint ?? '')
+  parts.problemHint.hidden = !problem?.hint
+}
+
+/** What the collapsed badge adds to the phase: overall pull progress, or how many models are ready. */
+function summarise(snapshot: StateSnapshot): string {
+  const pulling = snapshot.models.filter((m) => m.status === 'pulling')
+  if (pulling.length > 0) {
+    const total = pulling.reduce((sum, m) => sum + (m.progress?.total ?? 0), 0)
+    const completed = pulling.reduce((sum, m) => sum + (m.progress?.completed ?? 0), 0)
+    return total > 0 ? formatPercent((completed / total) * 100) : ''
+  }
+  const failed = snapshot.models.filter((m) => m.status === 'error').length
+  if (failed > 0) return `${failed} failed`
+  if (snapshot.phase !== 'ready') return ''
+  const ready = snapshot.models.filter(
+    (m) => m.status === 'present' || m.status === 'loaded',
+  ).length
+  return ready === 1 ? '1 model' : `${ready} models`
+}
+
+/** One model's row; the element keeps these by name and updates them in place, so bars animate. */
+export interface ModelRow {
+  el: HTMLLIElement
+  name: HTMLSpanElement
+  status: HTMLSpanElement
+  progress: HTMLDivElement
+  track: HTMLDivElement
+  bar: HTMLDivElement
+  percent: HTMLSpanElement
+  transfer: HTMLSpanElement
+  speed: HTMLSpanElement
+  eta: HTMLSpanElement
+  warning: HTMLDivElement
+  error: HTMLDivElement
+  hint: HTMLDivElement
+  retry: HTMLButtonElement
+}
+
+export function createModelRow(name: string): ModelRow {
+  const nameEl = h('span', { class: 'model-name', title: name }, name)
+  const status = h('span', { class: 'model-status', 'data-testid': 'model-status' })
+  const bar = h('div', { class: 'bar', part: 'bar', 'data-testid': 'bar' })
+  const track = h(
+    'div',
+    {
+      class: 'track',
+      role: 'progressbar',
+      'aria-label': `Pulling ${name}`,
+      'aria-valuemin': '0',
+      'aria-valuemax': '100',
+      'aria-valuenow': '0',
+    },
+    bar,
+  )
+  const percent = h('span', { class: 'percent', 'data-testid': 'percent' })
+  const transfer = h('span', { class: 'transfer', 'data-testid': 'transfer' })
+  const speed = h('span', { class: 'speed', 'data-testid': 'speed' })
+  const eta = h('span', { class: 'eta', 'data-testid': 'eta' })
+  const progress = h('div', {}, track, h('div', { class: 'meta' }, percent, transfer, speed, eta))
+  const warning = h('div', { class: 'hint', 'data-testid': 'warning' })
+  const error = h('div', { class: 'error', 'data-testid': 'error' })
+  const hint = h('div', { class: 'hint', 'data-testid': 'hint' })
+  const retry = h(
+    'button',
+    {
+      type: 'button',
+      class: 'retry',
+      'data-testid': 'retry',
+      'aria-label': `Retry pulling ${name}`,
+    },
+    'Retry',
+  )
+  const el = h(
+    'li',
+    { class: 'model', part: 'model', 'data-testid': 'model', 'data-model': name },
+    h('div', { class: 'model-line' }, nameEl, status),
+    progress,
+    warning,
+    error,
+    hint,
+    retry,
+  )
+  return {
+    el,
+    name: nameEl,
+    status,
+    progress,
+    track,
+    bar,
+    percent,
+    transfer,
+    speed,
+    eta,
+    warning,
+    error,
+    hint,
+    retry,
+  }
+}
+
+/** What the row shows besides the server's model state: a Retry in flight, or its failure. */
+export interface RowExtras {
+  retrying: boolean
+  retryProblem?: Problem
+}
+
+export function updateModelRow(row: ModelRow, model: ModelState, extras: RowExtras): void {
+  row.el.setAttribute('status', model.status)
+  setText(row.status, modelStatusText(model))
+
+  const progress = model.status === 'pulling' ? model.progress : undefined
+  row.progress.hidden = model.status !== 'pulling'
+  const percent = clampPercent(progress?.percent ?? 0)
+  row.bar.style.width = `${percent}%`
+  row.track.setAttribute('aria-valuenow', String(percent))
+  setText(row.percent, formatPercent(percent))
+  setText(row.transfer, progress ? formatTransfer(progress) : 'waiting…')
+  setText(row.speed, progress ? formatSpeed(progress.bytesPerSecond) : '')
+  setText(row.eta, progress ? `${formatEta(progress.etaSeconds)} left` : '')
+  row.speed.hidden = !progress
+  row.eta.hidden = !progress
+
+  setText(row.warning, model.warning ?? '')
+  row.warning.hidden = !model.warning
+
+  // A failed Retry request is news even while the server still reports the older error.
+  const problem = extras.retryProblem ?? (model.status === 'error' ? model.error : undefined)
+  const message = problem?.message ?? (model.status === 'error' ? 'Pull failed' : '')
+  setText(row.error, message)
+  row.error.hidden = !message
+  setText(row.hint, problem?.hint ?? '')
+  row.hint.hidden = !problem?.hint
+
+  row.retry.hidden = model.status !== 'error' && !extras.retryProblem
+  row.retry.disabled = extras.retrying
+  setText(row.retry, extras.retrying ? 'Retrying…' : 'Retry')
+}
+
+/** Writes only on change, so screen readers and MutationObservers are not spammed. */
+function setText(el: HTMLElement, text: string): void {
+  if (el.textContent !== text) el.textContent = text
+}

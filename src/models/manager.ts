@@ -1,0 +1,336 @@
+import { debuglog } from 'node:util'
+import type { OllamaClient } from '../ollama/client.js'
+import type { ModelState, Problem, PullProgressEvent } from '../types.js'
+import { describePullFailure, normalizeModelName } from './problems.js'
+import { PullProgressFolder } from './progress.js'
+
+const debug = debuglog('vite-plugin-ollama')
+
+/** Ollama downloads one model's layers in 16 parallel parts already: two models at once is plenty. */
+const MAX_CONCURRENT_PULLS = 2
+const STALL_TRIES = 3
+
+export interface ModelManagerDeps {
+  client: OllamaClient
+  /** Every folded progress figure; consumers throttle for themselves. */
+  onProgress(event: PullProgressEvent): void
+  /** A model's state changed (status, error, processor). */
+  onChange(): void
+  logger: { info(msg: string): void; warn(msg: string): void }
+  /** Bytes a model will take on disk, when known, for the free-disk check. */
+  sizeOf?(model: string): number | undefined
+  /** Free bytes where models are stored, when known. */
+  freeDiskBytes?(): Promise<number | undefined>
+  /** No progress for this long = stalled: abort and resume. */
+  stallTimeoutMs?: number
+  /** GPU memory exists on this machine: a model on the CPU is worth a warning. */
+  hasGpu?: boolean
+}
+
+interface PullJob {
+  promise: Promise<void>
+  listeners: Set<(event: PullProgressEvent | Error) => void>
+  last?: PullProgressEvent
+  controller: AbortController
+}
+
+/**
+ * Knows which of the app's models are on the Ollama server, pulls the missing ones (two at a
+ * time, shared between the auto pull and the routes, resumed when stalled), warms the default
+ * model up, and reports where each model runs.
+ */
+export class ModelManager {
+  private readonly states = new Map<string, ModelState>()
+  private readonly jobs = new Map<string, PullJob>()
+  private readonly queue: Array<() => void> = []
+  private running = 0
+
+  constructor(private readonly deps: ModelManagerDeps) {}
+
+  list(): ModelState[] {
+    return [...this.states.values()].map((s) => ({ ...s }))
+  }
+
+  isPulling(): boolean {
+    return this.jobs.size > 0
+  }
+
+  /** Starts tracking these models (and stops tracking the others), then reads what Ollama has. */
+  async track(models: string[], signal?: AbortSignal): Promise<void> {
+    for (const name of this.states.keys()) if (!models.includes(name)) this.states.delete(name)
+    for (const name of models)
+      if (!this.states.has(name)) this.states.set(name, { name, status: 'missing' })
+    await this.refresh(signal)
+  }
+
+  /** Reads `/api/tags` and `/api/ps` and updates each tracked model's status. */
+  async refresh(signal?: AbortSignal): Promise<void> {
+    const [tags, ps] = await Promise.all([
+      this.deps.client.list({ signal }),
+      this.deps.client.ps({ signal }).catch(() => ({ models: [] })),
+    ])
+    const local = new Set(tags.models.map((m) => normalizeModelName(m.name)))
+    const loaded = new Map(ps.models.map((m) => [normalizeModelName(m.name), m]))
+    for (const state of this.states.values()) {
+      if (this.jobs.has(state.name)) continue
+      const key = normalizeModelName(state.name)
+      const running = loaded.get(key)
+      if (running) {
+        state.status = 'loaded'
+        state.processor = describeProcessor(running.size, running.size_vram)
+        state.warning = this.cpuWarning(state.name, running.size, running.size_vram)
+      } else if (local.has(key)) {
+        if (state.status !== 'error') state.status = 'present'
+        state.processor = undefined
+      } else if (state.status !== 'error') {
+        state.status = 'missing'
+      }
+    }
+    this.deps.onChange()
+  }
+
+  /** Pulls every tracked model in `models` that is missing; resolves when all have ended. */
+  async pullMissing(models: string[]): Promise<void> {
+    const missing = models.filter((m) => this.states.get(m)?.status === 'missing')
+    await Promise.all(missing.map((m) => this.consume(this.pull(m))))
+  }
+
+  /**
+   * Pulls one model and yields its folded progress. A pull already running for the model is
+   * joined, not started twice; leaving the loop (or aborting `signal`) detaches this listener
+   * but lets the download go on, since the overlay and the terminal still show it.
+   */
+  async *pull(model: string, signal?: AbortSignal): AsyncGenerator<PullProgressEvent> {
+    const job = this.jobs.get(model) ?? this.startJob(model)
+    const buffer: Array<PullProgressEvent | Error> = []
+    let wake: (() => void) | undefined
+    let finished = false
+    const listener = (event: PullProgressEvent | Error) => {
+      buffer.push(event)
+      wake?.()
+    }
+    job.listeners.add(listener)
+    const onAbort = () => wake?.()
+    signal?.addEventListener('abort', onAbort)
+    job.promise.then(
+      () => {
+        finished = true
+        wake?.()
+      },
+      () => {
+        finished = true
+        wake?.()
+      },
+    )
+    try {
+      if (job.last) yield job.last
+      while (!signal?.aborted) {
+        const event = buffer.shift()
+        if (event instanceof Error) throw event
+        if (event) {
+          yield event
+          continue
+        }
+        if (finished) return
+        await new Promise<void>((resolve) => {
+          wake = resolve
+        })
+        wake = undefined
+      }
+    } finally {
+      job.listeners.delete(listener)
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  /** Loads a model into memory with `keep_alive`, so the first chat does not wait for it. */
+  async warmup(model: string, keepAlive: string | number): Promise<void> {
+    const state = this.states.get(model)
+    if (!state || (state.status !== 'present' && state.status !== 'loaded')) return
+    try {
+      await this.deps.client.generate({ model, prompt: '', keep_alive: keepAlive, stream: false })
+    } catch (error) {
+      // Embedding models cannot generate; they load on first use, which is quick.
+      if (!/does not support/i.test(String((error as Error).message))) throw error
+      debug('warm-up skipped for %s: %s', model, (error as Error).message)
+    }
+    await this.refresh()
+  }
+
+  /** Frees a model's memory now (`keep_alive: 0`). It stays on disk: we never delete models. */
+  async unload(model: string): Promise<void> {
+    await this.deps.client
+      .generate({ model, prompt: '', keep_alive: 0, stream: false })
+      .catch((error: Error) => debug('unload of %s failed: %s', model, error.message))
+  }
+
+  /** Verifies a model answers `/api/show`, the cheapest check that its manifest is whole. */
+  async verify(model: string): Promise<void> {
+    const state = this.states.get(model)
+    if (!state || state.status === 'missing' || state.status === 'error') return
+    try {
+      await this.deps.client.show(model)
+    } catch (error) {
+      this.fail(model, {
+        message: `'${model}' is on disk but Ollama cannot read it: ${(error as Error).message}`,
+        hint: `Pull it again: \`ollama pull ${model}\`, or press Retry.`,
+      })
+    }
+  }
+
+  /** Cancels every pull in flight (the downloads keep their partial files and resume later). */
+  abortAll(): void {
+    for (const job of this.jobs.values()) job.controller.abort()
+  }
+
+  private async consume(events: AsyncIterable<PullProgressEvent>): Promise<void> {
+    try {
+      for await (const _ of events);
+    } catch {
+      // The failure is recorded on the model's state and shown; one model failing leaves the others be.
+    }
+  }
+
+  private startJob(model: string): PullJob {
+    const job: PullJob = {
+      listeners: new Set(),
+      controller: new AbortController(),
+      promise: Promise.resolve(),
+    }
+    const state = this.states.get(model) ?? { name: model, status: 'missing' as const }
+    this.states.set(model, state)
+    state.status = 'pulling'
+    state.error = undefined
+    this.jobs.set(model, job)
+    this.deps.onChange()
+    const emit = (event: PullProgressEvent | Error) => {
+      if (!(event instanceof Error)) {
+        job.last = event
+        state.progress = event
+        this.deps.onProgress(event)
+      }
+      for (const listener of job.listeners) listener(event)
+    }
+    job.promise = this.withSlot(() => this.runPull(model, job, emit))
+      .then(
+        async () => {
+          state.status = 'present'
+          state.progress = undefined
+          await this.refresh().catch(() => {})
+        },
+        (error: Error) => {
+          const problem =
+            error.name === 'AbortError' || job.controller.signal.aborted
+              ? { message: `The pull of '${model}' was cancelled` }
+              : describePullFailure(model, error.message)
+          this.fail(model, problem)
+          emit(Object.assign(new Error(problem.message), { hint: problem.hint }))
+          throw error
+        },
+      )
+      .finally(() => {
+        this.jobs.delete(model)
+        this.deps.onChange()
+      })
+    job.promise.catch(() => {})
+    return job
+  }
+
+  private async runPull(
+    model: string,
+    job: PullJob,
+    emit: (event: PullProgressEvent) => void,
+  ): Promise<void> {
+    await this.checkDisk(model)
+    const folder = new PullProgressFolder(model)
+    const stallMs = this.deps.stallTimeoutMs ?? 30_000
+    for (let attempt = 1; ; attempt++) {
+      // Each try has its own controller so a stall aborts this request only; Ollama keeps the
+      // partial download and the next request resumes it (ollama-api.md §3.4).
+      const attemptController = new AbortController()
+      const onAbort = () => attemptController.abort()
+      job.controller.signal.addEventListener('abort', onAbort)
+      let stalled = false
+      let timer = setTimeout(onStall, stallMs)
+      function onStall() {
+        stalled = true
+        attemptController.abort()
+      }
+      try {
+        for await (const line of this.deps.client.pull(model, {
+          signal: attemptController.signal,
+        })) {
+          clearTimeout(timer)
+          timer = setTimeout(onStall, stallMs)
+          emit(folder.add(line))
+        }
+        return
+      } catch (error) {
+        if (!stalled) throw error
+        if (attempt >= STALL_TRIES)
+          throw new Error(`no progress for ${stallMs / 1000} s, ${attempt} times (stalled)`)
+        this.deps.logger.warn(
+          `pull of ${model} stalled; resuming (try ${attempt + 1} of ${STALL_TRIES})`,
+        )
+      } finally {
+        clearTimeout(timer)
+        job.controller.signal.removeEventListener('abort', onAbort)
+      }
+    }
+  }
+
+  private async checkDisk(model: string): Promise<void> {
+    const size = this.deps.sizeOf?.(model)
+    if (!size || !this.deps.freeDiskBytes) return
+    const free = await this.deps.freeDiskBytes().catch(() => undefined)
+    if (free !== undefined && free < size) {
+      throw new Error(
+        `no space left on device: '${model}' needs about ${formatBytes(size)} but only ${formatBytes(free)} is free`,
+      )
+    }
+  }
+
+  private async withSlot<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= MAX_CONCURRENT_PULLS) {
+      await new Promise<void>((resolve) => this.queue.push(resolve))
+    }
+    this.running++
+    try {
+      return await task()
+    } finally {
+      this.running--
+      this.queue.shift()?.()
+    }
+  }
+
+  private fail(model: string, problem: Problem): void {
+    const state = this.states.get(model)
+    if (!state) return
+    state.status = 'error'
+    state.error = problem
+    state.progress = undefined
+    this.deps.onChange()
+  }
+
+  private cpuWarning(model: string, size: number, sizeVram: number): string | undefined {
+    if (!this.deps.hasGpu || size <= 0 || sizeVram >= size) return undefined
+    const onCpu = Math.round(((size - sizeVram) / size) * 100)
+    return `${model} runs ${onCpu}% on the CPU: it does not fit in GPU memory, so answers will be slower. Try a smaller model (see \`npx vite-plugin-ollama doctor\`).`
+  }
+}
+
+/** Ollama's own wording in `ollama ps`: "100% GPU", "100% CPU" or "48%/52% CPU/GPU". */
+export function describeProcessor(size: number, sizeVram: number): string {
+  if (size <= 0) return 'unknown'
+  if (sizeVram <= 0) return '100% CPU'
+  if (sizeVram >= size) return '100% GPU'
+  const gpu = Math.round((sizeVram / size) * 100)
+  return `${100 - gpu}%/${gpu}% CPU/GPU`
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(1)} GB`
+  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(0)} MB`
+  if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(0)} kB`
+  return `${bytes} B`
+}

@@ -1,0 +1,24 @@
+import type { Orchestrator } from './orchestrator.js'
+
+/**
+ * State that must outlive a plugin instance. Vite calls the plugin factory again on every
+ * `vite.config.ts` change, and re-evaluates this module too when the plugin is bundled into the
+ * config from a relative path (reference/vite-plugin.md §1.7), so only `globalThis` is safe.
+ */
+interface ProcessState {
+  orchestrator?: Orchestrator
+  /** Dev servers using the orchestrator: two servers in one process share it, so the last one closes it. */
+  owners: number
+  /** Restarts in flight, counted by the `server.restart` wrap on Vite < 8.3. */
+  restarting: number
+  /** Our SIGINT/SIGTERM handlers are installed once per process, whatever the restarts. */
+  signalsInstalled: boolean
+}
+
+const key = Symbol.for('vite-plugin-ollama')
+
+export function processState(): ProcessState {
+  const g = globalThis as typeof globalThis & { [key]?: ProcessState }
+  g[key] ??= { owners: 0, restarting: 0, signalsInstalled: false }
+  return g[key]
+}

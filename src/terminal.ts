@@ -1,0 +1,151 @@
+import colors from 'picocolors'
+import type { Logger } from 'vite'
+import { formatBytes } from './models/manager.js'
+import type { Orchestrator } from './orchestrator.js'
+import { createThrottle, isFinalProgress } from './server/events.js'
+import type { Phase, PullProgressEvent, StateSnapshot } from './types.js'
+
+const TAG = colors.magenta('[ollama]')
+const BAR_WIDTH = 24
+/** The terminal redraws bars at most this often; in CI a plain line per 10% is enough. */
+const REDRAW_MS = 120
+
+export interface TerminalOptions {
+  logger: Logger
+  /** Where bars are drawn in place; `undefined` (or not a TTY) gives plain lines instead. */
+  stream?: NodeJS.WriteStream
+  /** The chat endpoint, shown in the ready line. */
+  chatUrl: () => string
+}
+
+/**
+ * The plugin's voice in the terminal, through Vite's logger: the GPU and the engine in one line
+ * each, a progress bar per pulling model redrawn in place on a TTY (a plain line every 10% when
+ * not), and one ready line with the chat endpoint.
+ */
+export function reportToTerminal(orchestrator: Orchestrator, options: TerminalOptions): () => void {
+  const { logger } = options
+  const tty = options.stream?.isTTY && !process.env.CI ? options.stream : undefined
+  const bars = new Map<string, PullProgressEvent>()
+  const tenths = new Map<string, number>()
+  let drawn = 0
+  let lastBytesWritten = -1
+  let lastPhase: Phase | undefined
+
+  const line = (msg: string) => `${colors.dim(new Date().toLocaleTimeString())} ${TAG} ${msg}`
+
+  function clearBars(): void {
+    if (!tty || drawn === 0) return
+    // Only move up over our own block: if anything else was printed since, leave it be.
+    if ((tty as unknown as { bytesWritten: number }).bytesWritten === lastBytesWritten) {
+      tty.write(`\x1b[${drawn}A\x1b[0J`)
+    }
+    drawn = 0
+  }
+
+  function drawBars(): void {
+    if (!tty) return
+    clearBars()
+    const rows = [...bars.values()].map(formatBar)
+    if (!rows.length) return
+    tty.write(`${rows.join('\n')}\n`)
+    drawn = rows.length
+    lastBytesWritten = (tty as unknown as { bytesWritten: number }).bytesWritten
+  }
+
+  const print = (level: 'info' | 'warn' | 'error', message: string) => {
+    clearBars()
+    if (level === 'info') logger.info(line(message))
+    else if (level === 'warn') logger.warn(line(colors.yellow(message)))
+    else logger.error(line(colors.red(message)))
+    drawBars()
+  }
+
+  const throttle = createThrottle<PullProgressEvent>(
+    REDRAW_MS,
+    (event) => {
+      if (tty) {
+        if (isFinalProgress(event)) bars.delete(event.model)
+        else bars.set(event.model, event)
+        drawBars()
+        return
+      }
+      // Not a TTY (CI, a log file): one quiet line per 10%.
+      const step = Math.floor(event.percent / 10)
+      if (step === tenths.get(event.model)) return
+      tenths.set(event.model, step)
+      logger.info(line(formatPlain(event)))
+    },
+    isFinalProgress,
+  )
+
+  const onProgress = (event: PullProgressEvent) => throttle.push(event.model, event)
+
+  const onState = (snapshot: StateSnapshot) => {
+    for (const model of snapshot.models) {
+      if (model.status === 'error' && model.error && bars.has(model.name)) {
+        bars.delete(model.name)
+        drawBars()
+      }
+    }
+    if (snapshot.phase === lastPhase) return
+    lastPhase = snapshot.phase
+    if (snapshot.phase === 'ready') {
+      const models = snapshot.models.map((m) => m.name).join(', ') || 'no models configured'
+      print(
+        'info',
+        `${colors.green('ready')} ${colors.dim(`(${models})`)} → chat at ${colors.cyan(options.chatUrl())}`,
+      )
+    } else if (snapshot.phase === 'pulling') {
+      const pulling = snapshot.models.filter((m) => m.status === 'pulling').map((m) => m.name)
+      if (pulling.length) print('info', `pulling ${pulling.join(', ')}`)
+    }
+    for (const model of snapshot.models) {
+      if (model.status === 'error' && model.error) {
+        print(
+          'error',
+          `${model.name}: ${model.error.message}${model.error.hint ? `\n  ${model.error.hint}` : ''}`,
+        )
+      }
+    }
+  }
+
+  const onLog = (level: 'info' | 'warn' | 'error', message: string) => print(level, message)
+
+  orchestrator.on('progress', onProgress)
+  orchestrator.on('state', onState)
+  orchestrator.on('log', onLog)
+  return function stopTerminalReport() {
+    orchestrator.off('progress', onProgress)
+    orchestrator.off('state', onState)
+    orchestrator.off('log', onLog)
+    throttle.dispose()
+    clearBars()
+  }
+}
+
+function formatBar(event: PullProgressEvent): string {
+  const filled = Math.round((event.percent / 100) * BAR_WIDTH)
+  const bar = colors.green('█'.repeat(filled)) + colors.dim('░'.repeat(BAR_WIDTH - filled))
+  return `  ${TAG} ${event.model.padEnd(18)} ${bar} ${`${event.percent.toFixed(0)}%`.padStart(4)} ${colors.dim(details(event))}`
+}
+
+function formatPlain(event: PullProgressEvent): string {
+  return `pulling ${event.model}: ${event.percent.toFixed(0)}% ${colors.dim(details(event))}`
+}
+
+function details(event: PullProgressEvent): string {
+  const parts = [`${formatBytes(event.completed)} / ${formatBytes(event.total)}`]
+  if (event.bytesPerSecond > 0) parts.push(`${formatBytes(event.bytesPerSecond)}/s`)
+  if (event.etaSeconds !== null && event.etaSeconds > 0)
+    parts.push(`eta ${formatEta(event.etaSeconds)}`)
+  return parts.join(', ')
+}
+
+function formatEta(seconds: number): string {
+  if (seconds < 60) return `${seconds}s`
+  const m = Math.floor(seconds / 60)
+  return m < 60
+    ? `${m}m${String(seconds % 60).padStart(2, '0')}s`
+    : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`
+}

@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest'
+import { createThrottle } from '../src/server/events.js'
+
+describe('progress throttle', () => {
+  it('sends at most one event per interval per key and always the final one', async () => {
+    const sent: Array<{ key: string; n: number }> = []
+    const throttle = createThrottle<{ key: string; n: number }>(
+      50,
+      (v) => sent.push(v),
+      (v) => v.n === 999,
+    )
+    for (let n = 0; n < 100; n++) throttle.push('a', { key: 'a', n })
+    throttle.push('b', { key: 'b', n: 0 })
+    expect(sent.map((v) => `${v.key}${v.n}`)).toEqual(['a0', 'b0'])
+    await new Promise((r) => setTimeout(r, 80))
+    // The trailing send carries the latest value, not a stale one.
+    expect(sent.at(-1)).toEqual({ key: 'a', n: 99 })
+    throttle.push('a', { key: 'a', n: 999 })
+    expect(sent.at(-1)).toEqual({ key: 'a', n: 999 })
+    throttle.dispose()
+  })
+})
