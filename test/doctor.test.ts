@@ -1,0 +1,115 @@
+import net from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { formatDoctor, runDoctor } from '../src/doctor.js'
+import { connectDocker, type DockerConnection } from '../src/engines/docker-socket.js'
+import { type Simulator, startSimulator } from '../src/engines/simulator/index.js'
+import { detectGpus } from '../src/gpu/detect.js'
+import { resolveOptions } from '../src/options.js'
+import { loadGpuFixture } from './fixtures/gpu/fixture.js'
+
+const ANSI = /\x1b\[[0-9;]*m/g
+
+/** A port that refuses connections: bound, then closed. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as net.AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+/** What connectDocker returns for a daemon with the NVIDIA toolkit configured. */
+function dockerWithNvidia(): DockerConnection {
+  return {
+    endpoint: { host: 'unix:///var/run/docker.sock', source: 'default socket', modem: {} },
+    gpuInfo: {
+      runtimes: { nvidia: { path: 'nvidia-container-runtime' }, runc: { path: 'runc' } },
+      cdiSpecDirs: [],
+      operatingSystem: 'Ubuntu 24.04.1 LTS',
+      isPodman: false,
+      serverVersion: '27.3.1',
+    },
+    daemonId: 'test',
+    serverVersion: '27.3.1',
+    operatingSystem: 'Ubuntu 24.04.1 LTS',
+    attempts: [],
+  } as unknown as DockerConnection
+}
+
+let sim: Simulator | undefined
+afterEach(async () => {
+  await sim?.close()
+  sim = undefined
+})
+
+describe('runDoctor', () => {
+  it('reports an RTX 4090 machine with Docker and a running Ollama, and what fits', async () => {
+    sim = await startSimulator({ models: ['llama3.2'] })
+    const options = resolveOptions({ url: sim.url, models: ['llama3.2', 'llama3.1:70b'] })
+    const report = await runDoctor(options, {
+      detect: () => detectGpus(loadGpuFixture('nvidia-rtx4090').deps),
+      connectDocker: async () => ({ connection: dockerWithNvidia(), attempts: [] }),
+    })
+    expect(report.gpu.accelerator).toBe('cuda')
+    expect(report.docker).toMatchObject({
+      reachable: true,
+      version: '27.3.1',
+      runtimes: ['nvidia', 'runc'],
+    })
+    expect(report.docker.gpuPlan?.gpu).toBe('nvidia')
+    expect(report.ollama).toEqual({ url: sim.url, reachable: true, version: expect.any(String) })
+    expect(report.engine.choice).toBe('external')
+    expect(report.models.map((m) => m.status)).toEqual(['fits', 'partial'])
+    expect(report.recommended.length).toBeGreaterThan(0)
+    expect(report.recommended.every((r) => r.needBytes <= report.gpu.budgetBytes)).toBe(true)
+    expect(report.tuning.map((t) => t.env)).toContain('OLLAMA_FLASH_ATTENTION')
+
+    const text = formatDoctor(report).replace(ANSI, '')
+    expect(text).toMatch(/✓ GPU\s+NVIDIA GeForce RTX 4090 \(24 GB, driver 550\.54\.14, CC 8\.9\)/)
+    expect(text).toMatch(/✓ Docker\s+Docker 27\.3\.1/)
+    expect(text).toMatch(/container GPU: nvidia/)
+    expect(text).toMatch(/✓ Ollama\s+\S+ at http:\/\/127\.0\.0\.1:\d+/)
+    expect(text).toMatch(/➜ Engine\s+auto picks external/)
+    expect(text).toContain(
+      '! llama3.1:70b needs about 52 GB; your GPU has 24 GB: it will run partly on the CPU, much slower',
+    )
+    expect(text).toContain('✓ OLLAMA_FLASH_ATTENTION=1')
+  })
+
+  it('answers within 3 s on a machine with no GPU, no Docker and no Ollama, saying so', async () => {
+    const port = await closedPort()
+    const options = resolveOptions({ url: `http://127.0.0.1:${port}` })
+    const started = performance.now()
+    const report = await runDoctor(options, {
+      detect: () => detectGpus(loadGpuFixture('no-gpu').deps),
+      connectDocker: () =>
+        connectDocker({
+          timeoutMs: 1000,
+          deps: { env: { DOCKER_HOST: 'unix:///nonexistent/docker.sock' } },
+        }),
+    })
+    expect(performance.now() - started).toBeLessThan(3000)
+    expect(report.gpu.accelerator).toBe('cpu')
+    expect(report.docker.reachable).toBe(false)
+    expect(report.docker.attempts[0]?.reason).toMatch(/no such socket/)
+    expect(report.ollama.reachable).toBe(false)
+    expect(report.ollama.reason).toMatch(/ECONNREFUSED/)
+    const text = formatDoctor(report).replace(ANSI, '')
+    expect(text).toMatch(/✗ GPU\s+none found/)
+    expect(text).toMatch(/✗ Docker\s+not reachable/)
+    expect(text).toMatch(/✗ Ollama\s+nothing answers at/)
+  })
+
+  it('reports a check that hangs as late instead of waiting for it', async () => {
+    const port = await closedPort()
+    const report = await runDoctor(resolveOptions({ url: `http://127.0.0.1:${port}` }), {
+      detect: () => detectGpus(loadGpuFixture('no-gpu').deps),
+      connectDocker: () => new Promise(() => {}),
+      timeoutMs: 200,
+    })
+    expect(report.docker.reachable).toBe(false)
+    expect(report.docker.attempts[0]?.reason).toBe('Docker did not answer within 0.2 s')
+    expect(report.engine.choice).toBeNull()
+    expect(report.engine.error).toBe('engine resolution did not answer within 0.2 s')
+  })
+})
