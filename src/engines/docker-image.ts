@@ -1,0 +1,147 @@
+import { debuglog } from 'node:util'
+import type Docker from 'dockerode'
+import { dockerMessage, isNotFound } from './docker-errors.js'
+import { EngineStartError, errorMessage } from './errors.js'
+
+const debug = debuglog('vite-plugin-ollama')
+
+export interface EnsureImageOptions {
+  policy: 'missing' | 'always' | 'never'
+  signal?: AbortSignal
+  /** One line now and then while pulling ("pulling ollama/ollama:latest: 41% of 1.9 GB"). */
+  onProgress?: (message: string) => void
+  /** A warning that does not stop the start (a failed re-pull of an image we already have). */
+  onWarning?: (message: string) => void
+}
+
+interface PullEvent {
+  id?: string
+  status?: string
+  progressDetail?: { current?: number; total?: number }
+  error?: string
+  errorDetail?: { message?: string }
+}
+
+/** Whether the daemon has the image. */
+export async function hasImage(
+  docker: Docker,
+  image: string,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  try {
+    signal?.throwIfAborted()
+    await docker.getImage(image).inspect()
+    return true
+  } catch (err) {
+    if (isNotFound(err)) return false
+    throw err
+  }
+}
+
+/** Makes sure `image` is on the daemon, pulling it as `docker.pullImage` allows. */
+export async function ensureImage(
+  docker: Docker,
+  image: string,
+  opts: EnsureImageOptions,
+): Promise<void> {
+  const present = await hasImage(docker, image, opts.signal)
+  if (present && opts.policy !== 'always') return
+  if (!present && opts.policy === 'never') {
+    throw new EngineStartError({
+      message: `The image ${image} is not on this Docker engine, and docker.pullImage is 'never'.`,
+      hint: `Run \`docker pull ${image}\`, or set docker.pullImage to 'missing' in vite.config.ts.`,
+    })
+  }
+  try {
+    await pullImage(docker, image, opts)
+  } catch (err) {
+    if (present) {
+      opts.onWarning?.(`could not re-pull ${image} (${errorMessage(err)}); using the local copy`)
+      return
+    }
+    throw new EngineStartError(pullProblem(image, dockerMessage(err)), { cause: err })
+  }
+}
+
+/**
+ * Pulls with progress. dockerode's pull resolves when the stream starts and followProgress
+ * reports success even when a line carries `{"error": …}` (apocas/dockerode#639), so every
+ * event is checked here.
+ */
+async function pullImage(docker: Docker, image: string, opts: EnsureImageOptions): Promise<void> {
+  const stream = (await docker.pull(image, { abortSignal: opts.signal })) as NodeJS.ReadableStream
+  const layers = new Map<string, { current: number; total: number }>()
+  let lastReport = 0
+  await new Promise<void>((resolve, reject) => {
+    let failure: string | undefined
+    docker.modem.followProgress(
+      stream,
+      (err: Error | null) => {
+        if (err) reject(err)
+        else if (failure) reject(new Error(failure))
+        else resolve()
+      },
+      (event: PullEvent) => {
+        if (event.error || event.errorDetail) {
+          failure ??= event.errorDetail?.message ?? event.error
+          return
+        }
+        const detail = event.progressDetail
+        if (event.id && detail?.total) {
+          layers.set(event.id, { current: detail.current ?? 0, total: detail.total })
+        }
+        const now = Date.now()
+        if (opts.onProgress && layers.size && now - lastReport > 2000) {
+          lastReport = now
+          let current = 0
+          let total = 0
+          for (const layer of layers.values()) {
+            current += layer.current
+            total += layer.total
+          }
+          opts.onProgress(
+            `pulling ${image}: ${Math.floor((current / total) * 100)}% of ${formatBytes(total)}`,
+          )
+        }
+      },
+    )
+  })
+  debug('pulled %s', image)
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(1)} GB`
+  return `${Math.round(n / 1e6)} MB`
+}
+
+/** A pull failure in words: rate limit, offline, or a wrong image name. */
+export function pullProblem(image: string, message: string): { message: string; hint: string } {
+  if (/toomanyrequests|rate limit/i.test(message)) {
+    return {
+      message: `Docker Hub refused to pull ${image}: pull rate limit reached.`,
+      hint: 'Run `docker login` (authenticated pulls have a higher limit) or wait, then restart Vite.',
+    }
+  }
+  if (
+    /manifest unknown|not found|does not exist|repository .* not found|pull access denied/i.test(
+      message,
+    )
+  ) {
+    return {
+      message: `The image ${image} does not exist in its registry (${message}).`,
+      hint: 'Check docker.image in vite.config.ts (e.g. "ollama/ollama:latest").',
+    }
+  }
+  if (
+    /dial tcp|no such host|lookup |i\/o timeout|network is unreachable|TLS handshake/i.test(message)
+  ) {
+    return {
+      message: `Could not reach the registry to pull ${image}: ${message}`,
+      hint: `Check your network (or proxy settings of the Docker daemon), or pull it yourself with \`docker pull ${image}\`.`,
+    }
+  }
+  return {
+    message: `Pulling ${image} failed: ${message}`,
+    hint: `Try \`docker pull ${image}\` to see the full error; check docker.image in vite.config.ts.`,
+  }
+}

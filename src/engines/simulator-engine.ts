@@ -1,0 +1,40 @@
+import type { Engine, EngineInfo } from '../types.js'
+import { createEngineEventHub } from './engine-events.js'
+import { probeOllama } from './ollama-probe.js'
+import { type SimulatorOptions, startSimulator } from './simulator/index.js'
+
+/**
+ * The project's Ollama simulator as an engine: in-process, on a free loopback port, no GPU and
+ * no real model. `info.simulated` is true so the overlay and the terminal say so.
+ */
+export async function startSimulatorEngine(
+  opts: { reason: string; simulator?: SimulatorOptions } = { reason: 'engine is "simulator"' },
+): Promise<Engine> {
+  const sim = await startSimulator({ host: '127.0.0.1', port: 0, ...opts.simulator })
+  const hub = createEngineEventHub()
+  const info: EngineInfo = {
+    kind: 'simulator',
+    url: sim.url.replace(/\/+$/, ''),
+    version: await simulatorVersion(sim.url),
+    simulated: true,
+    reason: opts.reason,
+    pid: process.pid,
+  }
+  let stopped = false
+  return {
+    info,
+    owned: true,
+    onEvent: hub.onEvent,
+    async stop() {
+      if (stopped) return
+      stopped = true
+      await sim.close()
+    },
+  }
+}
+
+/** The simulator answers /api/version like Ollama; ask rather than hard-code its version. */
+async function simulatorVersion(url: string): Promise<string | undefined> {
+  const probe = await probeOllama(url)
+  return probe.kind === 'ollama' ? probe.version : undefined
+}
