@@ -160,7 +160,13 @@ function candidates(options: ResolvedOptions, deps: ResolveDeps): Candidate[] {
   const simulator = (reason: string): Candidate => ({
     engine: 'simulator',
     async available() {
-      return { ok: true, reason, start: () => startSimulatorEngine({ reason }) }
+      const { tokenDelayMs, pullBytesPerSecond, installed } = options.simulator
+      return {
+        ok: true,
+        reason,
+        start: () =>
+          startSimulatorEngine({ reason, simulator: { tokenDelayMs, pullBytesPerSecond, models: installed } }),
+      }
     },
   })
 

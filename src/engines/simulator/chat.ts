@@ -1,0 +1,265 @@
+// POST /api/chat and POST /api/generate (reference/ollama-api.md §1.11, §1.12, §2): NDJSON token
+// chunks by default, one aggregated object with `stream:false`, the load/unload special cases,
+// and the exact error bodies. The reply text is documented in tokens.ts (simulatedReply).
+
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { goTime, nowNs } from './clock.js'
+import { beginStream, type SimContext } from './context.js'
+import { planTokens, runTokens, Timing, type TokenPlan, waitFirstByte } from './generation.js'
+import { expectType, goStringify, HttpError, type JsonObject, sendJson } from './http.js'
+import { fullName, parseModelName } from './names.js'
+import type { InstalledModel } from './registry.js'
+import { countTokens, tokenId } from './tokens.js'
+import {
+  checkImages,
+  checkTopLogprobs,
+  keepAliveOf,
+  optionsOf,
+  parseThink,
+  type Think,
+} from './validate.js'
+
+type Kind = 'chat' | 'generate'
+
+const MID_STREAM_ERROR = 'an error was encountered while running the model'
+
+interface Prepared {
+  kind: Kind
+  raw: string
+  model: InstalledModel
+  body: JsonObject
+  options: JsonObject
+  keepAlive: bigint | undefined
+  think: Think
+}
+
+/** Finds the model a chat or generate request names, with Ollama's statuses and messages. */
+function resolveModel(ctx: SimContext, kind: Kind, raw: string): InstalledModel {
+  if (raw === '') {
+    // Chat says "model is required"; generate falls through to the lookup (§4.2).
+    if (kind === 'chat') throw new HttpError(400, 'model is required')
+    throw new HttpError(404, "model '' not found")
+  }
+  if (!parseModelName(raw)) throw new HttpError(400, 'invalid model name')
+  const model = ctx.registry.find(raw)
+  if (!model) throw new HttpError(404, `model '${raw}' not found`)
+  return model
+}
+
+function checkCapabilities(p: Prepared): void {
+  const caps = p.model.spec.capabilities
+  if (!caps.includes('completion')) {
+    throw new HttpError(400, `"${p.raw}" does not support ${p.kind}`)
+  }
+  const name = parseModelName(p.model.name)
+  const qualified = name ? fullName(name) : p.model.name
+  if (Array.isArray(p.body.tools) && p.body.tools.length > 0 && !caps.includes('tools')) {
+    throw new HttpError(400, `${qualified} does not support tools`)
+  }
+  if (typeof p.body.suffix === 'string' && p.body.suffix !== '' && !caps.includes('insert')) {
+    throw new HttpError(400, `${qualified} does not support insert`)
+  }
+  if (p.think !== undefined && p.think !== false && !caps.includes('thinking')) {
+    throw new HttpError(400, `"${p.raw}" does not support thinking`)
+  }
+}
+
+function prepare(ctx: SimContext, kind: Kind, body: JsonObject): Prepared {
+  const struct = kind === 'chat' ? 'ChatRequest' : 'GenerateRequest'
+  expectType(body, 'model', 'string', struct, 'string')
+  expectType(body, 'stream', 'bool', struct, 'bool')
+  if (kind === 'chat') {
+    expectType(body, 'messages', 'array', struct, '[]api.Message')
+    for (const message of (body.messages as unknown[] | undefined) ?? []) {
+      if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+        throw new HttpError(
+          400,
+          `json: cannot unmarshal ${Array.isArray(message) ? 'array' : typeof message} into Go struct field ChatRequest.messages of type api.Message`,
+        )
+      }
+      expectType(message as JsonObject, 'content', 'string', 'ChatRequest.messages', 'string')
+      expectType(message as JsonObject, 'role', 'string', 'ChatRequest.messages', 'string')
+      checkImages((message as JsonObject).images)
+    }
+  } else {
+    expectType(body, 'prompt', 'string', struct, 'string')
+    expectType(body, 'system', 'string', struct, 'string')
+    checkImages(body.images)
+  }
+  const think = parseThink(body.think)
+  const keepAlive = keepAliveOf(body)
+  const options = optionsOf(body)
+  checkTopLogprobs(body)
+  const raw = typeof body.model === 'string' ? body.model : ''
+  const model = resolveModel(ctx, kind, raw)
+  if (kind === 'generate' && body.raw === true && (body.template || body.system || body.context)) {
+    throw new HttpError(400, 'raw mode does not support template, system, or context')
+  }
+  const prepared: Prepared = { kind, raw, model, body, options, keepAlive, think }
+  checkCapabilities(prepared)
+  return prepared
+}
+
+interface Message {
+  role?: string
+  content?: string
+}
+
+function promptOf(p: Prepared): { prompt: string; promptTokens: number } | null {
+  if (p.kind === 'generate') {
+    const prompt = typeof p.body.prompt === 'string' ? p.body.prompt : ''
+    if (prompt === '') return null
+    const system = typeof p.body.system === 'string' ? p.body.system : ''
+    // The chat template adds a handful of header tokens around the prompt.
+    const overhead = p.body.raw === true ? 0 : 10
+    return { prompt, promptTokens: countTokens(system) + countTokens(prompt) + overhead }
+  }
+  const messages = ((p.body.messages as Message[] | undefined) ?? []).filter(Boolean)
+  if (messages.length === 0) return null
+  let prompt = ''
+  let promptTokens = 1
+  for (const message of messages) {
+    const content = typeof message.content === 'string' ? message.content : ''
+    if (message.role?.toLowerCase() === 'user') prompt = content
+    promptTokens += countTokens(content) + 4
+  }
+  return { prompt, promptTokens }
+}
+
+function emptyReply(p: Prepared, doneReason: string): JsonObject {
+  const base: JsonObject = { model: p.raw, created_at: goTime(nowNs()) }
+  if (p.kind === 'chat') base.message = { role: 'assistant', content: '' }
+  else base.response = ''
+  return { ...base, done: true, done_reason: doneReason }
+}
+
+/**
+ * An empty `messages`/`prompt` only loads the model (`done_reason: "load"`), or unloads it with
+ * `keep_alive: 0` (`"unload"`, immediate). One JSON object, even when `stream` is true.
+ */
+async function loadOrUnload(
+  ctx: SimContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  p: Prepared,
+) {
+  if (p.keepAlive === 0n) {
+    ctx.registry.unload(p.model)
+    sendJson(res, 200, emptyReply(p, 'unload'))
+    return
+  }
+  const stream = beginStream(ctx, req, res, req.url ?? '', p.raw)
+  if (!ctx.registry.isLoaded(p.model) && !(await waitFirstByte(ctx, stream))) return
+  ctx.registry.touch(p.model, p.keepAlive, numCtxOf(p))
+  stream.complete()
+  sendJson(res, 200, emptyReply(p, 'load'))
+}
+
+function numCtxOf(p: Prepared): number | undefined {
+  return typeof p.options.num_ctx === 'number' ? p.options.num_ctx : undefined
+}
+
+function chunkFor(p: Prepared, token: string, kind: 'thinking' | 'content'): JsonObject {
+  const head: JsonObject = { model: p.raw, created_at: goTime(nowNs()) }
+  if (p.kind === 'chat') {
+    const message: JsonObject = { role: 'assistant', content: kind === 'content' ? token : '' }
+    if (kind === 'thinking') message.thinking = token
+    return { ...head, message, done: false }
+  }
+  const chunk: JsonObject = { ...head, response: kind === 'content' ? token : '' }
+  if (kind === 'thinking') chunk.thinking = token
+  return { ...chunk, done: false }
+}
+
+function finalFor(p: Prepared, plan: TokenPlan, content: string, thinking: string): JsonObject {
+  const head: JsonObject = { model: p.raw, created_at: goTime(nowNs()) }
+  if (p.kind === 'chat') {
+    const message: JsonObject = { role: 'assistant', content }
+    if (thinking) message.thinking = thinking
+    return { ...head, message, done: true, done_reason: plan.doneReason }
+  }
+  const out: JsonObject = { ...head, response: content }
+  if (thinking) out.thinking = thinking
+  return { ...out, done: true, done_reason: plan.doneReason }
+}
+
+/** Handles POST /api/chat or POST /api/generate once the body is parsed. */
+export async function handleGeneration(
+  ctx: SimContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  kind: Kind,
+  body: JsonObject,
+): Promise<void> {
+  const p = prepare(ctx, kind, body)
+  const prompt = promptOf(p)
+  if (!prompt) return loadOrUnload(ctx, req, res, p)
+
+  const thinkOn =
+    p.think === undefined ? p.model.spec.capabilities.includes('thinking') : p.think !== false
+  const plan = planTokens(p.raw, prompt.prompt, p.options.num_predict, thinkOn)
+  const streaming = body.stream !== false
+  const timing = new Timing()
+  const stream = beginStream(ctx, req, res, req.url ?? '', p.raw)
+  // keep_alive 0 keeps the model for this request only: it is unloaded when the reply ends.
+  ctx.registry.touch(p.model, p.keepAlive === 0n ? undefined : p.keepAlive, numCtxOf(p))
+  if (!(await waitFirstByte(ctx, stream))) return
+  timing.markLoaded()
+
+  const errorAfter = ctx.config.errorAfterTokens
+  if (errorAfter !== undefined && errorAfter <= 0) {
+    // An error before the first line is a plain HTTP error (streamResponse, §2).
+    stream.complete()
+    res.writeHead(500, { 'Content-Type': 'application/json' })
+    res.end(goStringify({ error: MID_STREAM_ERROR }))
+    return
+  }
+  const limited: TokenPlan = errorAfter === undefined ? plan : truncatePlan(plan, errorAfter)
+  let content = ''
+  let thinking = ''
+  let first = true
+  if (streaming) res.writeHead(200, { 'Content-Type': 'application/x-ndjson' })
+  const outcome = await runTokens(ctx, stream, res, limited, (token, tokenKind) => {
+    if (first) {
+      timing.markFirstToken()
+      first = false
+    }
+    if (tokenKind === 'content') content += token
+    else thinking += token
+    return streaming ? res.write(`${goStringify(chunkFor(p, token, tokenKind))}\n`) : true
+  })
+  if (p.keepAlive === 0n) ctx.registry.unload(p.model)
+  if (outcome !== 'done') return
+  timing.markEnd()
+  stream.complete()
+  if (errorAfter !== undefined && errorAfter < plan.thinking.length + plan.content.length) {
+    if (streaming) res.end(`${goStringify({ error: MID_STREAM_ERROR })}\n`)
+    else sendJson(res, 500, { error: MID_STREAM_ERROR })
+    return
+  }
+  const final = finalFor(p, plan, streaming ? '' : content, streaming ? '' : thinking)
+  if (kind === 'generate' && body.raw !== true) {
+    final.context = contextOf(prompt.prompt, plan)
+  }
+  Object.assign(
+    final,
+    timing.metrics(prompt.promptTokens, plan.thinking.length + plan.content.length),
+  )
+  if (streaming) res.end(`${goStringify(final)}\n`)
+  else sendJson(res, 200, final)
+}
+
+function truncatePlan(plan: TokenPlan, tokens: number): TokenPlan {
+  const thinking = plan.thinking.slice(0, tokens)
+  const content = plan.content.slice(0, Math.max(0, tokens - thinking.length))
+  return { thinking, content, doneReason: plan.doneReason }
+}
+
+/** The deprecated `context`: token ids of the prompt and the reply, as generate returns them. */
+function contextOf(prompt: string, plan: TokenPlan): number[] {
+  const ids = [128006, 882, 128007, 271]
+  for (const token of prompt.match(/\S+|\s+/g) ?? []) ids.push(tokenId(token))
+  ids.push(128009, 128006, 78191, 128007, 271)
+  for (const token of plan.content) ids.push(tokenId(token))
+  return ids
+}

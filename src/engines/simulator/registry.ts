@@ -1,0 +1,130 @@
+// The simulator's model store: what is "on disk" (/api/tags), what is "in memory" (/api/ps), the
+// pullable catalog, and the blobs downloaded so far (so an interrupted pull resumes).
+
+import {
+  buildModel,
+  builtinCatalog,
+  type CatalogExtension,
+  type CatalogModel,
+  defaultSpec,
+} from './catalog.js'
+import { nowNs } from './clock.js'
+import { modelKey, normalizeModelName } from './names.js'
+
+export interface InstalledModel extends CatalogModel {
+  modifiedNs: bigint
+}
+
+export interface LoadedModel {
+  model: InstalledModel
+  expiresNs: bigint
+  keepAliveNs: bigint
+  contextLength: number
+  /** Runtime footprint: weights plus KV cache and graph, larger than the download. */
+  memoryBytes: number
+}
+
+/** Default `keep_alive` (OLLAMA_KEEP_ALIVE unset): five minutes. */
+export const DEFAULT_KEEP_ALIVE_NS = 300_000_000_000n
+/** Default `num_ctx` on a machine with little VRAM, which the simulator pretends to be. */
+export const DEFAULT_NUM_CTX = 4096
+
+export class ModelRegistry {
+  private readonly catalog: Map<string, CatalogModel>
+  private readonly installed = new Map<string, InstalledModel>()
+  private readonly loaded = new Map<string, LoadedModel>()
+  /** Bytes held per blob digest; equal to the layer size once complete. */
+  readonly blobs = new Map<string, number>()
+
+  constructor(extension: CatalogExtension = {}) {
+    this.catalog = builtinCatalog()
+    for (const [raw, entry] of Object.entries(extension)) {
+      const name = normalizeModelName(raw)
+      if (!name) throw new Error(`Simulator catalog entry "${raw}" is not a valid model name.`)
+      const { size, ...spec } = entry
+      this.catalog.set(modelKey(name), buildModel(name, size, defaultSpec(spec)))
+    }
+  }
+
+  /** The registry's manifest for a pull, or undefined ("file does not exist"). */
+  manifest(display: string): CatalogModel | undefined {
+    return this.catalog.get(modelKey(display))
+  }
+
+  /** Installs a model as if pulled; unknown names get a small generic Llama. */
+  install(display: string): InstalledModel {
+    const known = this.manifest(display) ?? buildModel(display, 1_321_098_329, defaultSpec())
+    // Installing also makes it pullable again, as with a model a user created and pushed.
+    this.catalog.set(modelKey(display), { ...known, name: display })
+    const model: InstalledModel = { ...known, name: display, modifiedNs: nowNs() }
+    this.installed.set(modelKey(display), model)
+    for (const layer of model.layers) this.blobs.set(layer.digest, layer.size)
+    return model
+  }
+
+  /** Looks a model up as a request names it (any spelling, case-insensitive). */
+  find(raw: string): InstalledModel | undefined {
+    const display = normalizeModelName(raw)
+    return display ? this.installed.get(modelKey(display)) : undefined
+  }
+
+  /** Installed models, most recently modified first. */
+  list(): InstalledModel[] {
+    return [...this.installed.values()].sort((a, b) =>
+      a.modifiedNs === b.modifiedNs ? 0 : a.modifiedNs > b.modifiedNs ? -1 : 1,
+    )
+  }
+
+  remove(model: InstalledModel): void {
+    this.installed.delete(modelKey(model.name))
+    this.loaded.delete(modelKey(model.name))
+  }
+
+  copy(source: InstalledModel, destination: string): InstalledModel {
+    const copy: InstalledModel = { ...source, name: destination, modifiedNs: nowNs() }
+    this.installed.set(modelKey(destination), copy)
+    return copy
+  }
+
+  /**
+   * Marks a model as loaded for `keepAliveNs` (undefined = keep the runner's current keep-alive,
+   * FOREVER_NS = about 292 years, as Go's MaxInt64). Returns whether it was loaded already.
+   */
+  touch(model: InstalledModel, keepAliveNs: bigint | undefined, numCtx?: number): boolean {
+    const key = modelKey(model.name)
+    const now = nowNs()
+    const existing = this.loaded.get(key)
+    const wasLoaded = existing !== undefined && existing.expiresNs > now
+    // keep_alive sticks to the loaded runner until a request sets another one.
+    const keepAlive = keepAliveNs ?? existing?.keepAliveNs ?? DEFAULT_KEEP_ALIVE_NS
+    const contextLength =
+      numCtx && numCtx > 0 ? numCtx : (existing?.contextLength ?? DEFAULT_NUM_CTX)
+    const kvBytes = contextLength * model.spec.embeddingLength * 2 * 2 * 4
+    this.loaded.set(key, {
+      model,
+      expiresNs: now + keepAlive,
+      keepAliveNs: keepAlive,
+      contextLength,
+      memoryBytes: model.size + kvBytes + 256 * 1024 * 1024,
+    })
+    return wasLoaded
+  }
+
+  isLoaded(model: InstalledModel): boolean {
+    const entry = this.loaded.get(modelKey(model.name))
+    return entry !== undefined && entry.expiresNs > nowNs()
+  }
+
+  unload(model: InstalledModel): void {
+    this.loaded.delete(modelKey(model.name))
+  }
+
+  /** Loaded models that have not expired, latest expiry first (as `/api/ps` sorts). */
+  running(): LoadedModel[] {
+    const now = nowNs()
+    for (const [key, entry] of this.loaded) if (entry.expiresNs <= now) this.loaded.delete(key)
+    return [...this.loaded.values()].sort((a, b) =>
+      a.expiresNs === b.expiresNs ? 0 : a.expiresNs > b.expiresNs ? -1 : 1,
+    )
+  }
+}

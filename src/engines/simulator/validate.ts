@@ -1,0 +1,95 @@
+// Request checks that Ollama applies before it schedules a model, with its exact messages
+// (reference/ollama-api.md §0 and §4.2): think values, keep_alive, options types, images.
+
+import { DurationError, parseKeepAlive } from './clock.js'
+import { HttpError, type JsonObject } from './http.js'
+
+export type Think = boolean | 'low' | 'medium' | 'high' | 'max' | undefined
+
+/** `think` accepts true, false, "low", "medium", "high" or "max" (api.ThinkValue). */
+export function parseThink(value: unknown): Think {
+  if (value === undefined || value === null) return undefined
+  if (typeof value === 'boolean') return value
+  if (value === 'low' || value === 'medium' || value === 'high' || value === 'max') return value
+  const shown = typeof value === 'string' ? JSON.stringify(value) : String(value)
+  throw new HttpError(
+    400,
+    `invalid think value: ${shown} (must be "high", "medium", "low", "max", true, or false)`,
+  )
+}
+
+/** keep_alive in ns; a Go duration error becomes a 400 with Go's text. */
+export function keepAliveOf(body: JsonObject): bigint | undefined {
+  try {
+    return parseKeepAlive(body.keep_alive)
+  } catch (error) {
+    if (error instanceof DurationError) throw new HttpError(400, error.message)
+    throw error
+  }
+}
+
+const INT_OPTIONS = new Set([
+  'num_predict',
+  'num_ctx',
+  'num_keep',
+  'seed',
+  'top_k',
+  'num_batch',
+  'num_gpu',
+  'num_thread',
+  'repeat_last_n',
+])
+const FLOAT_OPTIONS = new Set([
+  'temperature',
+  'top_p',
+  'min_p',
+  'typical_p',
+  'repeat_penalty',
+  'presence_penalty',
+  'frequency_penalty',
+])
+
+/** `options`, type-checked as api.Options.FromMap does; unknown keys are ignored. */
+export function optionsOf(body: JsonObject): JsonObject {
+  const options = body.options
+  if (options === undefined || options === null) return {}
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw new HttpError(
+      400,
+      `json: cannot unmarshal ${Array.isArray(options) ? 'array' : typeof options} into Go struct field of type map[string]interface {}`,
+    )
+  }
+  const map = options as JsonObject
+  for (const [key, value] of Object.entries(map)) {
+    if (value === null) continue
+    if (INT_OPTIONS.has(key) && typeof value !== 'number') {
+      throw new HttpError(400, `option "${key}" must be of type integer`)
+    }
+    if (FLOAT_OPTIONS.has(key) && typeof value !== 'number') {
+      throw new HttpError(400, `option "${key}" must be of type float32`)
+    }
+  }
+  return map
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
+
+/** `images` must be base64 (Go's `illegal base64 data at input byte N`). */
+export function checkImages(images: unknown): void {
+  if (!Array.isArray(images)) return
+  for (const image of images) {
+    if (typeof image !== 'string') continue
+    if (BASE64.test(image) && image.length % 4 === 0) continue
+    const bad = image.search(/[^A-Za-z0-9+/=]/)
+    const at = bad >= 0 ? bad : image.length - (image.length % 4)
+    throw new HttpError(400, `illegal base64 data at input byte ${at}`)
+  }
+}
+
+/** `top_logprobs` must be between 0 and 20. */
+export function checkTopLogprobs(body: JsonObject): void {
+  const value = body.top_logprobs
+  if (typeof value === 'number' && (value < 0 || value > 20)) {
+    throw new HttpError(400, 'top_logprobs must be between 0 and 20')
+  }
+}
