@@ -1,0 +1,261 @@
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { debuglog } from 'node:util'
+import type { Plugin, ResolvedConfig, ViteDevServer } from 'vite'
+import { version as viteVersion } from 'vite'
+import { type OllamaPluginOptions, type ResolvedOptions, resolveOptions } from './options.js'
+import { Orchestrator } from './orchestrator.js'
+import type { RouteContext } from './server/context.js'
+import { connectOverlayEvents } from './server/events.js'
+import { ollamaRoutes } from './server/routes.js'
+import { attachChatSocket } from './server/ws.js'
+import { processState } from './singleton.js'
+import { reportToTerminal } from './terminal.js'
+
+export type { Simulator, SimulatorOptions, SimulatorStats } from './engines/simulator/index.js'
+export { startSimulator } from './engines/simulator/index.js'
+export type { GpuInfo, GpuReport } from './gpu/detect.js'
+export { detectGpus } from './gpu/detect.js'
+export { recommendModels } from './gpu/recommend.js'
+export type * from './ollama/index.js'
+export { OllamaClient, OllamaError } from './ollama/index.js'
+export type {
+  DockerOptions,
+  OllamaPluginOptions,
+  OverlayOptions,
+  ResolvedOptions,
+} from './options.js'
+export { OllamaOptionsError, resolveOptions } from './options.js'
+export type * from './types.js'
+
+const debug = debuglog('vite-plugin-ollama')
+
+const CLIENT_ID = 'virtual:ollama'
+const OVERLAY_ID = 'virtual:ollama/overlay'
+
+/**
+ * `ollama(options)`: a local LLM for the Vite dev server. Detects the GPU, makes sure Ollama runs
+ * (adopts one, or starts the Docker container or `ollama serve`), pulls the app's models with
+ * progress in the terminal and the browser, and serves chat from the dev server's own origin.
+ *
+ * Nothing happens at factory time, in `vite build`, in `vite preview` or in Vitest's server.
+ */
+export function ollama(userOptions: OllamaPluginOptions = {}): Plugin {
+  let options: ResolvedOptions
+  let config: ResolvedConfig
+  let routeBase = '/__ollama'
+  /** Whether this instance runs in the dev server (it may bow out in middleware mode). */
+  let active = false
+
+  return {
+    name: 'vite-plugin-ollama',
+    enforce: 'pre',
+
+    apply(_config, env) {
+      // Vitest creates a dev server of its own, in mode 'test': starting Docker there would
+      // slow or break test runs. Preview has no HMR channel for the overlay.
+      return env.command === 'serve' && !env.isPreview && env.mode !== 'test'
+    },
+
+    configResolved(resolved) {
+      config = resolved
+      // Invalid options stop start-up here, with a message that names the option and the fix.
+      options = resolveOptions(userOptions)
+      routeBase = `${resolved.base.replace(/\/+$/, '')}${options.base}`
+      allowClientFiles(resolved)
+    },
+
+    resolveId: {
+      filter: { id: /^virtual:ollama(\/overlay)?$/ },
+      handler(id) {
+        if (id === CLIENT_ID || id === OVERLAY_ID) return `\0${id}`
+      },
+    },
+
+    load: {
+      filter: { id: /^\0virtual:ollama(\/overlay)?$/ },
+      handler(id) {
+        if (id === `\0${CLIENT_ID}`) return clientModule(routeBase, options)
+        if (id === `\0${OVERLAY_ID}`) return overlayModule(routeBase, options, config)
+      },
+    },
+
+    transformIndexHtml: {
+      order: 'post',
+      handler() {
+        if (!active || !options.overlay) return
+        return [
+          {
+            tag: 'script',
+            attrs: { type: 'module', src: `${config.base}@id/${OVERLAY_ID}` },
+            injectTo: 'head',
+          },
+        ]
+      },
+    },
+
+    configureServer(server) {
+      if (!options.enabled) return
+      if (!server.httpServer && !options.middlewareMode) {
+        // Middleware mode (SSR hosts, Storybook, test runners) starts servers users did not ask
+        // Ollama for; `middlewareMode: true` opts in.
+        debug('middleware mode without middlewareMode: true: doing nothing')
+        return
+      }
+      active = true
+      const orchestrator = claimOrchestrator(options)
+      const ctx: RouteContext = {
+        base: routeBase,
+        options: () => orchestrator.currentOptions,
+        upstream: () => orchestrator.upstream(),
+        snapshot: () => orchestrator.snapshot(),
+        pull: (model, signal) => orchestrator.pull(model, signal),
+        allowedHosts: () => config.server.allowedHosts,
+        logger: config.logger,
+      }
+      server.middlewares.use(ollamaRoutes(ctx))
+      const socket = server.httpServer
+        ? attachChatSocket(server.httpServer as never, ctx)
+        : undefined
+      const disconnectOverlay = connectOverlayEvents(server, orchestrator)
+      const stopTerminal = reportToTerminal(orchestrator, {
+        logger: config.logger,
+        stream: process.stdout,
+        chatUrl: () =>
+          `${server.resolvedUrls?.local[0]?.replace(/\/$/, '') ?? ''}${options.base}/chat`,
+      })
+      // This instance's ties to the orchestrator die with its server; the orchestrator does not.
+      const detach = () => {
+        disconnectOverlay()
+        stopTerminal()
+        void socket?.close()
+      }
+      server.httpServer?.once('close', detach)
+      installSignalHandlers()
+      if (!supportsCloseServerHook()) wrapCloseForOldVite(server, orchestrator)
+
+      // Never delay `listening`: the app is served at once, Ollama comes up beside it.
+      const start = () => void orchestrator.start()
+      if (server.httpServer && !server.httpServer.listening)
+        server.httpServer.once('listening', start)
+      else setImmediate(start)
+    },
+
+    // Vite >= 8.3 says why a server closes: a restart hands the orchestrator to the new instance.
+    async closeServer({ reason }: { reason: 'restart' | 'close' }) {
+      await releaseOrchestrator(reason === 'close')
+    },
+  } as Plugin
+}
+
+export default ollama
+
+/** One orchestrator per process: the new instance after a config restart adopts it. */
+function claimOrchestrator(options: ResolvedOptions): Orchestrator {
+  const state = processState()
+  state.owners++
+  if (state.orchestrator) {
+    void state.orchestrator.update(options)
+    return state.orchestrator
+  }
+  state.orchestrator = new Orchestrator(options)
+  return state.orchestrator
+}
+
+/** A server let go of the orchestrator; the last one to close for good disposes it. */
+async function releaseOrchestrator(closing: boolean): Promise<void> {
+  const state = processState()
+  state.owners = Math.max(0, state.owners - 1)
+  if (closing && state.owners === 0) await disposeOrchestrator()
+}
+
+async function disposeOrchestrator(): Promise<void> {
+  const state = processState()
+  const orchestrator = state.orchestrator
+  state.orchestrator = undefined
+  await orchestrator?.dispose()
+}
+
+function supportsCloseServerHook(): boolean {
+  const [major = 0, minor = 0] = viteVersion.split('.').map(Number)
+  return major > 8 || (major === 8 && minor >= 3)
+}
+
+/**
+ * Vite 7.0 to 8.2 has no restart-versus-close signal (vite-plugin.md §1.7): count restarts in
+ * flight and dispose on a close that is not part of one (the Cloudflare plugin's pattern).
+ */
+function wrapCloseForOldVite(server: ViteDevServer, _orchestrator: Orchestrator): void {
+  const state = processState()
+  const restart = server.restart.bind(server)
+  const close = server.close.bind(server)
+  server.restart = async (forceOptimize?: boolean) => {
+    state.restarting++
+    try {
+      await restart(forceOptimize)
+    } finally {
+      state.restarting--
+    }
+  }
+  server.close = async () => {
+    await close()
+    await releaseOrchestrator(state.restarting === 0)
+  }
+}
+
+/**
+ * Ctrl+C runs no Vite hook at all, and SIGTERM exits right after Vite's own close
+ * (vite-plugin.md §1.7): stop what we started ourselves, then exit. The `exit` handler is the
+ * synchronous last resort when something else ends the process.
+ */
+function installSignalHandlers(): void {
+  const state = processState()
+  if (state.signalsInstalled) return
+  state.signalsInstalled = true
+  const onSignal = (signal: NodeJS.Signals) => {
+    const code = signal === 'SIGINT' ? 130 : 143
+    const timer = setTimeout(() => process.exit(code), 10_000)
+    timer.unref()
+    disposeOrchestrator().finally(() => process.exit(code))
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  process.once('exit', () => processState().orchestrator?.disposeSync())
+}
+
+function clientDir(): string {
+  return fileURLToPath(new URL('./client/', import.meta.url))
+}
+
+/** The browser modules are served from our package directory, which may sit outside the root. */
+function allowClientFiles(config: ResolvedConfig): void {
+  const dir = clientDir()
+  const allow = config.server.fs.allow as string[]
+  if (!allow.some((root) => dir.startsWith(root.endsWith('/') ? root : `${root}/`))) allow.push(dir)
+}
+
+function clientFile(name: string): string {
+  const base = `${clientDir()}${name}`
+  return existsSync(`${base}.ts`) ? `${base}.ts` : `${base}.js`
+}
+
+function clientModule(base: string, options: ResolvedOptions): string {
+  const file = JSON.stringify(clientFile('index'))
+  const settings = JSON.stringify({ base, defaultModel: options.defaultModel ?? null })
+  return [
+    `import { configure } from ${file}`,
+    `configure(${settings})`,
+    `export { chat, chatStream, connect, status, createOllamaClient } from ${file}`,
+  ].join('\n')
+}
+
+function overlayModule(base: string, options: ResolvedOptions, config: ResolvedConfig): string {
+  if (!options.overlay) return 'export {}'
+  const settings = JSON.stringify({
+    base,
+    position: options.overlay.position,
+    collapsed: options.overlay.collapsed,
+    nonce: config.html?.cspNonce,
+  })
+  return `import { mountOverlay } from ${JSON.stringify(clientFile('overlay'))}\nmountOverlay(${settings})`
+}

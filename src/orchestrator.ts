@@ -1,0 +1,366 @@
+import { EventEmitter } from 'node:events'
+import { debuglog } from 'node:util'
+import { startEngine } from './engines/resolve.js'
+import { detectGpus, type GpuReport } from './gpu/detect.js'
+import { modelSize, recommendModels } from './gpu/recommend.js'
+import { ModelManager } from './models/manager.js'
+import { OllamaClient } from './ollama/client.js'
+import type { ResolvedOptions } from './options.js'
+import type {
+  Engine,
+  EngineEvent,
+  Phase,
+  Problem,
+  PullProgressEvent,
+  ResolutionStep,
+  StateSnapshot,
+} from './types.js'
+
+const debug = debuglog('vite-plugin-ollama')
+
+export interface OrchestratorLogger {
+  info(msg: string): void
+  warn(msg: string): void
+  error(msg: string): void
+}
+
+interface OrchestratorEvents {
+  state: [StateSnapshot]
+  progress: [PullProgressEvent]
+  log: [level: 'info' | 'warn' | 'error', message: string]
+}
+
+/** Options whose change means a different Ollama: the engine is stopped and started again. */
+const ENGINE_KEYS = ['url', 'engine', 'fallback', 'autoStart', 'docker'] as const
+
+/**
+ * The state machine behind the plugin: detect the GPU, get an Ollama running, make sure the
+ * app's models are there, then `ready`. It lives for the whole process (see singleton.ts):
+ * a config restart hands it to the new plugin instance, which calls `update()` with the new
+ * options so that only what changed is redone.
+ */
+export class Orchestrator extends EventEmitter<OrchestratorEvents> {
+  private phase: Phase = 'detecting'
+  private gpu: GpuReport | null = null
+  private engine: Engine | null = null
+  private client: OllamaClient | null = null
+  private models: ModelManager | null = null
+  private steps: ResolutionStep[] = []
+  private problem: Problem | undefined
+  private running: Promise<void> | null = null
+  private disposed: Promise<void> | null = null
+  private unsubscribeEngine: (() => void) | undefined
+  private readonly abort = new AbortController()
+
+  constructor(private options: ResolvedOptions) {
+    super()
+  }
+
+  /** Starts the whole flow once; later calls return the same promise. Never rejects. */
+  start(): Promise<void> {
+    this.running ??= this.run()
+    return this.running
+  }
+
+  get currentOptions(): ResolvedOptions {
+    return this.options
+  }
+
+  /** The Ollama base URL to talk to, or null while none is up. */
+  upstream(): string | null {
+    return this.engine && (this.phase === 'ready' || this.phase === 'pulling')
+      ? this.engine.info.url
+      : null
+  }
+
+  snapshot(): StateSnapshot {
+    const gpu = this.gpu
+    const best = gpu ? recommendModels(gpu.budgetBytes)[0] : undefined
+    return {
+      phase: this.phase,
+      engine: this.engine ? { ...this.engine.info } : null,
+      gpu: gpu
+        ? {
+            gpus: gpu.gpus.map((g) => ({ name: g.name, vendor: g.vendor, vramBytes: g.vramBytes })),
+            accelerator: gpu.accelerator,
+            budgetBytes: gpu.budgetBytes,
+            recommendation: best ? `${best.name}: ${best.reason}` : undefined,
+          }
+        : null,
+      models:
+        this.models?.list() ?? this.options.models.map((name) => ({ name, status: 'missing' })),
+      defaultModel: this.options.defaultModel,
+      resolution: this.steps,
+      error: this.problem,
+    }
+  }
+
+  /** Pulls one model on demand (POST /pull, the overlay's Retry). */
+  pull(model: string, signal: AbortSignal): AsyncIterable<PullProgressEvent> {
+    if (!this.models) {
+      throw Object.assign(new Error('Ollama is not running yet'), {
+        hint: this.problem?.hint ?? 'Wait for the overlay to say ready, then try again.',
+      })
+    }
+    const events = this.models.pull(model, signal)
+    this.setPhase('pulling')
+    return this.settleAfter(events)
+  }
+
+  /**
+   * Applies new options after a config restart, redoing only what changed: a changed engine
+   * option restarts the engine (a changed docker option recreates the container), a new model
+   * is pulled, a dropped model is unloaded from memory (never deleted), a new default model
+   * is warmed up. Everything else is read live by the routes.
+   */
+  async update(next: ResolvedOptions): Promise<void> {
+    const prev = this.options
+    this.options = next
+    if (!this.running) return
+    await this.running
+    const engineChanged = ENGINE_KEYS.some(
+      (k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]),
+    )
+    if (engineChanged) {
+      this.log('info', 'engine options changed: restarting Ollama')
+      await this.stopEngine()
+      this.running = this.run()
+      return this.running
+    }
+    const dropped = prev.models.filter((m) => !next.models.includes(m))
+    const added = next.models.filter((m) => !prev.models.includes(m))
+    if (!this.models || !this.engine) return
+    for (const model of dropped) {
+      this.log(
+        'info',
+        `${model} is no longer in models: unloading it from memory (it stays on disk)`,
+      )
+      await this.models.unload(model)
+    }
+    if (added.length || dropped.length) {
+      this.running = this.ensureModels()
+      await this.running
+    } else if (next.defaultModel !== prev.defaultModel) {
+      this.running = this.ensureModels()
+      await this.running
+    } else {
+      this.emitState()
+    }
+  }
+
+  /** Stops what we started (never an adopted Ollama). Idempotent. */
+  dispose(): Promise<void> {
+    this.disposed ??= (async () => {
+      this.abort.abort()
+      this.models?.abortAll()
+      await this.stopEngine()
+      this.setPhase('stopped')
+      this.removeAllListeners()
+    })()
+    return this.disposed
+  }
+
+  /** Synchronous last resort for `process.on('exit')`, where nothing async can run. */
+  disposeSync(): void {
+    if (this.engine?.owned) this.engine.stopSync?.()
+  }
+
+  private async run(): Promise<void> {
+    try {
+      this.problem = undefined
+      this.setPhase('detecting')
+      this.gpu ??= await detectGpus()
+      this.log('info', describeGpu(this.gpu))
+      if (this.abort.signal.aborted) return
+      this.setPhase('starting')
+      const started = await startEngine(this.options, {
+        gpu: this.gpu,
+        logger: { info: (m) => this.log('info', m), warn: (m) => this.log('warn', m) },
+        signal: this.abort.signal,
+      })
+      this.steps = started.steps
+      if (this.abort.signal.aborted) {
+        await started.engine?.stop()
+        return
+      }
+      if (!started.engine) {
+        this.problem = started.problem ?? { message: 'No way to run Ollama was found' }
+        this.setPhase('unavailable')
+        this.log(
+          'warn',
+          `${this.problem.message}${this.problem.hint ? `\n  ${this.problem.hint}` : ''}`,
+        )
+        return
+      }
+      this.attachEngine(started.engine)
+      await this.ensureModels()
+    } catch (error) {
+      this.fail(error)
+    }
+  }
+
+  private attachEngine(engine: Engine): void {
+    this.engine = engine
+    this.client = new OllamaClient(engine.info.url)
+    const gpu = this.gpu
+    this.models = new ModelManager({
+      client: this.client,
+      onProgress: (event) => this.emit('progress', event),
+      onChange: () => this.emitState(),
+      logger: { info: (m) => this.log('info', m), warn: (m) => this.log('warn', m) },
+      sizeOf: modelSize,
+      freeDiskBytes: engine.info.kind === 'native' ? async () => gpu?.freeDiskBytes : undefined,
+      hasGpu: (gpu?.budgetBytes ?? 0) > 0 && gpu?.accelerator !== 'cpu',
+    })
+    this.unsubscribeEngine = engine.onEvent((event) => this.onEngineEvent(event))
+    const why = engine.info.reason ? ` (${engine.info.reason})` : ''
+    this.log('info', `engine: ${describeEngine(engine)}${why}`)
+  }
+
+  private async ensureModels(): Promise<void> {
+    const models = this.models
+    if (!models) return
+    try {
+      await models.track(this.options.models, this.abort.signal)
+      const toPull = this.options.autoPull.filter((m) => this.options.models.includes(m))
+      if (models.list().some((m) => m.status === 'missing' && toPull.includes(m.name))) {
+        this.setPhase('pulling')
+        await models.pullMissing(toPull)
+      }
+      await Promise.all(this.options.models.map((m) => models.verify(m)))
+      const def = this.options.defaultModel
+      if (def && this.options.warmup) {
+        await models.warmup(def, this.options.keepAlive).catch((error: Error) => {
+          this.log('warn', `warm-up of ${def} failed: ${error.message}`)
+        })
+      }
+      this.settle()
+      const loaded = models.list().find((m) => m.name === def)
+      if (loaded?.processor) this.log('info', `${def} is loaded: ${loaded.processor}`)
+      if (loaded?.warning) this.log('warn', loaded.warning)
+    } catch (error) {
+      this.fail(error)
+    }
+  }
+
+  private onEngineEvent(event: EngineEvent): void {
+    debug('engine event %o', event)
+    switch (event.type) {
+      case 'crashed':
+        this.problem = {
+          message: event.message,
+          hint: 'The plugin restarts it; see the log above.',
+        }
+        this.setPhase('starting')
+        this.log('warn', `Ollama stopped unexpectedly: ${event.message}`)
+        break
+      case 'restarting':
+        this.log(
+          'info',
+          `restarting Ollama (attempt ${event.attempt}) in ${Math.round(event.delayMs / 1000)} s`,
+        )
+        break
+      case 'recovered':
+        this.problem = undefined
+        this.log('info', 'Ollama is back')
+        this.running = this.ensureModels()
+        break
+      case 'stopped':
+        this.problem = {
+          message: event.message,
+          hint: 'Start it again, or restart the dev server.',
+        }
+        this.setPhase('stopped')
+        this.log('warn', event.message)
+        break
+      case 'failed':
+        this.problem = event.problem
+        this.setPhase('error')
+        this.log(
+          'error',
+          `${event.problem.message}${event.problem.hint ? `\n  ${event.problem.hint}` : ''}`,
+        )
+        break
+      case 'log':
+        this.log(event.level, event.message)
+        break
+    }
+  }
+
+  private async *settleAfter(
+    events: AsyncIterable<PullProgressEvent>,
+  ): AsyncGenerator<PullProgressEvent> {
+    try {
+      yield* events
+    } finally {
+      this.settle()
+    }
+  }
+
+  /** Leaves `pulling` once nothing pulls any more. */
+  private settle(): void {
+    if (this.phase !== 'pulling' && this.phase !== 'starting' && this.phase !== 'detecting') return
+    if (this.models?.isPulling()) return
+    this.setPhase('ready')
+  }
+
+  private async stopEngine(): Promise<void> {
+    this.unsubscribeEngine?.()
+    this.unsubscribeEngine = undefined
+    const engine = this.engine
+    this.engine = null
+    this.models?.abortAll()
+    this.models = null
+    await this.client?.close().catch(() => {})
+    this.client = null
+    await engine
+      ?.stop()
+      .catch((error: Error) => this.log('warn', `stopping Ollama failed: ${error.message}`))
+  }
+
+  private fail(error: unknown): void {
+    if (this.abort.signal.aborted) return
+    const e = error as Error & { hint?: string }
+    this.problem = { message: e.message ?? String(error), hint: e.hint }
+    this.setPhase('error')
+    this.log('error', `${this.problem.message}${e.hint ? `\n  ${e.hint}` : ''}`)
+  }
+
+  private setPhase(phase: Phase): void {
+    if (this.phase === 'stopped' && this.disposed) return
+    this.phase = phase
+    this.emitState()
+  }
+
+  private emitState(): void {
+    this.emit('state', this.snapshot())
+  }
+
+  private log(level: 'info' | 'warn' | 'error', message: string): void {
+    debug('%s: %s', level, message)
+    this.emit('log', level, message)
+  }
+}
+
+export function describeGpu(report: GpuReport): string {
+  const gpu = report.gpus[0]
+  if (!gpu || report.accelerator === 'cpu') return 'gpu: none found, models run on the CPU'
+  const more = report.gpus.length > 1 ? ` (+${report.gpus.length - 1} more)` : ''
+  const vram = gpu.vramBytes ? `, ${(gpu.vramBytes / 2 ** 30).toFixed(0)} GiB` : ''
+  return `gpu: ${gpu.name}${vram}${more} via ${report.accelerator}`
+}
+
+function describeEngine(engine: Engine): string {
+  const { info } = engine
+  const version = info.version ? ` ${info.version}` : ''
+  switch (info.kind) {
+    case 'docker':
+      return `docker container ${info.container?.name ?? ''}${version} at ${info.url}`
+    case 'native':
+      return `ollama serve${version} (pid ${info.pid}) at ${info.url}`
+    case 'simulator':
+      return `simulator at ${info.url} (simulated answers, no real model)`
+    default:
+      return `Ollama${version} already running at ${info.url}`
+  }
+}
