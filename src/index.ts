@@ -173,7 +173,14 @@ async function disposeOrchestrator(): Promise<void> {
   const state = processState()
   const orchestrator = state.orchestrator
   state.orchestrator = undefined
-  await orchestrator?.dispose()
+  if (orchestrator) {
+    const disposal = orchestrator.dispose()
+    state.disposals.add(disposal)
+    void disposal.finally(() => state.disposals.delete(disposal))
+  }
+  // On SIGTERM, Vite's handler runs first and `closeServer` has already taken the orchestrator:
+  // wait for that disposal too, or the signal handler exits with `ollama serve` still running.
+  await Promise.allSettled([...state.disposals])
 }
 
 function supportsCloseServerHook(): boolean {
@@ -245,7 +252,7 @@ function clientModule(base: string, options: ResolvedOptions): string {
   return [
     `import { configure } from ${file}`,
     `configure(${settings})`,
-    `export { chat, chatStream, connect, status, createOllamaClient } from ${file}`,
+    `export * from ${file}`,
   ].join('\n')
 }
 

@@ -75,7 +75,7 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
 
   snapshot(): StateSnapshot {
     const gpu = this.gpu
-    const best = gpu ? recommendModels(gpu.budgetBytes)[0] : undefined
+    const best = gpu ? recommendModels(gpu.budgetBytes, { accelerator: gpu.accelerator })[0] : undefined
     return {
       phase: this.phase,
       engine: this.engine ? { ...this.engine.info } : null,
@@ -359,7 +359,7 @@ function describeEngine(engine: Engine): string {
     case 'native':
       return `ollama serve${version} (pid ${info.pid}) at ${info.url}`
     case 'simulator':
-      return `simulator at ${info.url} (simulated answers, no real model)`
+      return `simulator${version} at ${info.url}: simulated answers, no real model`
     default:
       return `Ollama${version} already running at ${info.url}`
   }

@@ -70,7 +70,8 @@ export function reportToTerminal(orchestrator: Orchestrator, options: TerminalOp
         drawBars()
         return
       }
-      // Not a TTY (CI, a log file): one quiet line per 10%.
+      // Not a TTY (CI, a log file): one quiet line per 10%, once the size is known.
+      if (event.total === 0) return
       const step = Math.floor(event.percent / 10)
       if (step === tenths.get(event.model)) return
       tenths.set(event.model, step)

@@ -68,11 +68,24 @@ export class OllamaOverlayElement extends BaseElement implements OverlayElement 
     this.#render()
   }
 
+  /**
+   * With no choice stored and `collapsed: false`, the card shows while there is something to
+   * watch (start-up, pulls, errors) and folds to the badge once all is ready, so it never sits
+   * on the app's own controls for long (checker #164). A click stores a choice that wins.
+   */
+  #autoCollapse(): void {
+    if (!this.#config || this.#config.collapsed || readStoredCollapsed() !== undefined) return
+    const s = this.#snapshot
+    const quiet = s?.phase === 'ready' && s.models.every((m) => !m.error && !m.warning && m.status !== 'pulling')
+    this.#setCollapsed(Boolean(quiet))
+  }
+
   setState(snapshot: StateSnapshot): void {
     this.#snapshot = structuredClone(snapshot)
     for (const model of this.#snapshot.models) {
       if (model.status !== 'error') this.#retryProblems.delete(normaliseModelName(model.name))
     }
+    this.#autoCollapse()
     this.#render()
   }
 

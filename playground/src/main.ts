@@ -1,0 +1,181 @@
+/// <reference types="../../client.d.ts" />
+import { type ChatMetrics, type ChatReply, connect, pull, status } from 'virtual:ollama'
+import { renderMarkdown } from './markdown'
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
+const messages = $<HTMLElement>('messages')
+const modelSelect = $<HTMLSelectElement>('model')
+const prompt = $<HTMLTextAreaElement>('prompt')
+const sendButton = $<HTMLButtonElement>('send')
+const stopButton = $<HTMLButtonElement>('stop')
+const metricsLine = $<HTMLElement>('metrics')
+
+// Every tab with the same ?room= watches the others' answers stream live over the WebSocket.
+const room = new URLSearchParams(location.search).get('room') ?? 'playground'
+// One session per tab, kept across reloads, so the server-side history survives them too.
+const session =
+  sessionStorage.getItem('playground-session') ??
+  `tab-${Math.random().toString(36).slice(2, 10)}`
+sessionStorage.setItem('playground-session', session)
+$<HTMLElement>('room').textContent = `room: ${room}`
+
+const socket = connect({ session, room })
+let current: ChatReply | undefined
+
+/** A chat bubble whose text re-renders as Markdown at most once a frame while it streams. */
+function bubble(role: 'user' | 'assistant', who: string, watched = false) {
+  const el = document.createElement('article')
+  el.className = `msg ${role}${watched ? ' watched' : ''}`
+  el.dataset.testid = role === 'user' ? 'user-message' : watched ? 'watched-answer' : 'answer'
+  const label = document.createElement('div')
+  label.className = 'who'
+  label.textContent = who
+  const body = document.createElement('div')
+  body.className = 'body'
+  el.append(label, body)
+  messages.append(el)
+  let text = ''
+  let scheduled = false
+  const render = () => {
+    scheduled = false
+    body.replaceChildren(renderMarkdown(text))
+    messages.scrollTop = messages.scrollHeight
+  }
+  return {
+    el,
+    append(token: string) {
+      text += token
+      body.classList.add('streaming')
+      if (!scheduled) {
+        scheduled = true
+        requestAnimationFrame(render)
+      }
+    },
+    set(value: string) {
+      text = value
+      render()
+    },
+    end(note?: string) {
+      body.classList.remove('streaming')
+      render()
+      if (note) label.textContent = `${who} · ${note}`
+    },
+    fail(message: string) {
+      el.classList.add('error')
+      body.classList.remove('streaming')
+      body.textContent = text ? `${text}\n\n${message}` : message
+    },
+  }
+}
+
+function showMetrics(m: ChatMetrics): void {
+  metricsLine.textContent = `${m.model} · ${m.tokens} tokens · ${m.tokensPerSecond.toFixed(1)} tok/s · first token after ${Math.round(m.ttftMs)} ms`
+  metricsLine.dataset.tokensPerSecond = String(m.tokensPerSecond)
+}
+
+async function send(): Promise<void> {
+  const content = prompt.value.trim()
+  if (!content || current) return
+  prompt.value = ''
+  bubble('user', 'you').set(content)
+  const answer = bubble('assistant', modelSelect.value || 'assistant')
+  sendButton.disabled = true
+  stopButton.disabled = false
+  const reply = socket.chat(content, { model: modelSelect.value || undefined })
+  current = reply
+  try {
+    for await (const token of reply) answer.append(token)
+    const { metrics } = await reply.result
+    answer.end(`${metrics.tokensPerSecond.toFixed(0)} tok/s`)
+    showMetrics(metrics)
+  } catch (error) {
+    const message = (error as Error).message
+    if (/cancel/i.test(message)) answer.end('stopped')
+    else answer.fail(message)
+  } finally {
+    current = undefined
+    sendButton.disabled = false
+    stopButton.disabled = true
+  }
+}
+
+// Chats started in other tabs of the room: render them as they stream.
+const watched = new Map<string, ReturnType<typeof bubble>>()
+socket.on('start', (frame) => {
+  if (frame.session === socket.session) return
+  bubble('user', `${frame.session}`, true).set(frame.content)
+  watched.set(`${frame.session}:${frame.id}`, bubble('assistant', `${frame.model} (live)`, true))
+})
+socket.on('token', (frame) => {
+  if (frame.session !== socket.session) watched.get(`${frame.session}:${frame.id}`)?.append(frame.content)
+})
+socket.on('done', (frame) => {
+  const key = `${frame.session}:${frame.id}`
+  watched.get(key)?.end(`${frame.metrics.tokensPerSecond.toFixed(0)} tok/s`)
+  watched.delete(key)
+})
+socket.on('error', (frame) => {
+  const key = `${frame.session}:${frame.id}`
+  if (frame.session !== socket.session && watched.has(key)) {
+    watched.get(key)?.end('stopped')
+    watched.delete(key)
+  }
+})
+
+$<HTMLFormElement>('composer').addEventListener('submit', (event) => {
+  event.preventDefault()
+  void send()
+})
+prompt.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' && !event.shiftKey) {
+    event.preventDefault()
+    void send()
+  }
+})
+stopButton.addEventListener('click', () => current?.cancel())
+
+/** The model picker lists what the plugin knows: the app's models and what has been pulled. */
+async function refreshModels(select?: string): Promise<void> {
+  const snapshot = await status()
+  const names = snapshot.models.map((m) => m.name)
+  const chosen = select ?? (modelSelect.value || snapshot.defaultModel || names[0] || '')
+  modelSelect.replaceChildren(
+    ...names.map((name) => {
+      const option = document.createElement('option')
+      const model = snapshot.models.find((m) => m.name === name)
+      option.value = name
+      option.textContent = model && model.status !== 'loaded' && model.status !== 'present' ? `${name} (${model.status})` : name
+      return option
+    }),
+  )
+  if (chosen) modelSelect.value = chosen
+}
+
+$<HTMLFormElement>('pull').addEventListener('submit', async (event) => {
+  event.preventDefault()
+  const input = $<HTMLInputElement>('pull-model')
+  const model = input.value.trim()
+  if (!model) return
+  const bar = $<HTMLProgressElement>('pull-progress')
+  const line = $<HTMLElement>('pull-status')
+  bar.hidden = false
+  bar.value = 0
+  line.textContent = `pulling ${model}…`
+  try {
+    for await (const progress of pull(model)) {
+      bar.value = progress.percent
+      line.textContent = `${model}: ${progress.percent.toFixed(0)}%`
+    }
+    line.textContent = `${model} is ready`
+    input.value = ''
+    await refreshModels(model)
+  } catch (error) {
+    line.textContent = (error as Error).message
+  } finally {
+    bar.hidden = true
+  }
+})
+
+// The models appear once the plugin has read them from Ollama; the overlay shows the rest.
+void refreshModels()
+import.meta.hot?.on('ollama:state', () => void refreshModels())
