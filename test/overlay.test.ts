@@ -140,7 +140,8 @@ describe.skipIf(skipBrowser)(browserSuite, () => {
     // Compact ready state: no bar, no error, no Retry.
     expect(await part(row, 'bar').isVisible()).toBe(false)
     expect(await part(row, 'retry').isVisible()).toBe(false)
-    expect(await page.locator(TAG).getAttribute('collapsed')).toBeNull()
+    // Ready and quiet, with no choice stored: folded to the badge, off the app's own controls.
+    expect(await page.locator(TAG).getAttribute('collapsed')).toBe('')
 
     harness.sendState({
       ...readySnapshot,
@@ -149,6 +150,8 @@ describe.skipIf(skipBrowser)(browserSuite, () => {
     })
     await expect.poll(() => part(page, 'phase').textContent(), poll).toBe('Stopped')
     expect(await part(page, 'problem-message').textContent()).toBe('Container stopped')
+    // Something to read: the card opens again by itself.
+    expect(await page.locator(TAG).getAttribute('collapsed')).toBeNull()
   })
 
   it('shows a clear "simulated" badge when the engine is the simulator', async () => {
@@ -166,8 +169,8 @@ describe.skipIf(skipBrowser)(browserSuite, () => {
     expect(await part(page, 'simulated-badge').textContent()).toBe('simulated')
     expect(await part(page, 'engine').textContent()).toBe('Simulator · Ollama 0.12.3')
     expect(await part(page, 'gpu').textContent()).toBe('CPU only')
-    // Still said when collapsed: nobody should mistake simulated replies for a model's.
-    await part(page, 'toggle').click()
+    // Still said when collapsed (ready folds the card by itself): nobody should mistake
+    // simulated replies for a model's.
     expect(await page.locator(TAG).getAttribute('collapsed')).toBe('')
     expect(await part(page, 'simulated-badge').isVisible()).toBe(true)
   })
@@ -316,7 +319,8 @@ describe.skipIf(skipBrowser)(browserSuite, () => {
   })
 
   it('collapses to a badge on click and remembers it across reloads', async () => {
-    const page = await openOverlay(readySnapshot)
+    const starting: StateSnapshot = { ...readySnapshot, phase: 'starting' }
+    const page = await openOverlay(starting)
     const host = page.locator(TAG)
     const toggle = part(page, 'toggle')
     expect(await toggle.getAttribute('aria-expanded')).toBe('true')
@@ -328,14 +332,14 @@ describe.skipIf(skipBrowser)(browserSuite, () => {
     expect(await part(page, 'phase').isVisible()).toBe(true)
 
     await page.reload()
-    await waitForPhase(page, readySnapshot)
+    await waitForPhase(page, starting)
     expect(await host.getAttribute('collapsed')).toBe('')
 
     // A click anywhere on the badge expands it again, and that choice is remembered too.
     await page.locator(`${TAG} .title`).click()
     expect(await host.getAttribute('collapsed')).toBeNull()
     await page.reload()
-    await waitForPhase(page, readySnapshot)
+    await waitForPhase(page, starting)
     expect(await host.getAttribute('collapsed')).toBeNull()
   })
 
@@ -353,7 +357,8 @@ describe.skipIf(skipBrowser)(browserSuite, () => {
     const hellosBefore = harness.hellos
     const page = await openOverlay(readySnapshot, '?twice')
     // Both evaluations of the module said hello (each wires itself to the one element); then count.
-    await expect.poll(() => harness.hellos - hellosBefore, poll).toBe(2)
+    // (A hello from the previous test's page may still land here, hence at least two.)
+    await expect.poll(() => harness.hellos - hellosBefore, poll).toBeGreaterThanOrEqual(2)
     expect(await page.evaluate((tag) => document.querySelectorAll(tag).length, TAG)).toBe(1)
     harness.sendState({ ...readySnapshot, phase: 'starting' })
     await expect.poll(() => part(page, 'phase').textContent(), poll).toBe('Starting')
