@@ -135,7 +135,7 @@ export interface OllamaPluginOptions {
   docker?: DockerOptions
   /**
    * Settings for the built-in simulator (`engine: 'simulator'` or `fallback: 'simulator'`).
-   * @default { tokenDelayMs: 15, pullBytesPerSecond: 200000000 }
+   * @default see SimulatorSettings
    */
   simulator?: SimulatorSettings
 }
