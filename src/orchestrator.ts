@@ -75,7 +75,9 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
 
   snapshot(): StateSnapshot {
     const gpu = this.gpu
-    const best = gpu ? recommendModels(gpu.budgetBytes, { accelerator: gpu.accelerator })[0] : undefined
+    const best = gpu
+      ? recommendModels(gpu.budgetBytes, { accelerator: gpu.accelerator })[0]
+      : undefined
     return {
       phase: this.phase,
       engine: this.engine ? { ...this.engine.info } : null,
@@ -138,6 +140,10 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
       await this.models.unload(model)
     }
     if (added.length || dropped.length) {
+      // Not `ready` while an added model may be missing: without this, the first state that
+      // `ensureModels` emits still says ready, and the new instance's terminal prints a ready
+      // line before the pull. `settle()` says ready again once nothing pulls.
+      if (added.length && this.phase === 'ready') this.setPhase('pulling')
       this.running = this.ensureModels()
       await this.running
     } else if (next.defaultModel !== prev.defaultModel) {

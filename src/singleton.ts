@@ -13,12 +13,18 @@ interface ProcessState {
   restarting: number
   /** Our SIGINT/SIGTERM handlers are installed once per process, whatever the restarts. */
   signalsInstalled: boolean
+  /**
+   * Disposals in flight. Vite's own SIGTERM handler closes the server (so `closeServer` starts
+   * disposing) just before ours runs: ours must wait for that disposal, not find no orchestrator
+   * and exit while `ollama serve` is still running.
+   */
+  disposals: Set<Promise<void>>
 }
 
 const key = Symbol.for('vite-plugin-ollama')
 
 export function processState(): ProcessState {
   const g = globalThis as typeof globalThis & { [key]?: ProcessState }
-  g[key] ??= { owners: 0, restarting: 0, signalsInstalled: false }
+  g[key] ??= { owners: 0, restarting: 0, signalsInstalled: false, disposals: new Set() }
   return g[key]
 }

@@ -1,6 +1,6 @@
 /// <reference types="../../client.d.ts" />
 import { type ChatMetrics, type ChatReply, connect, pull, status } from 'virtual:ollama'
-import { renderMarkdown } from './markdown'
+import { renderMarkdown } from './markdown.ts'
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 const messages = $<HTMLElement>('messages')
