@@ -1,7 +1,14 @@
 // Shapes shared by the engines, the orchestrator, the routes and the browser. The browser side
 // (src/client) keeps its own copy of the wire shapes, since it must not import Node code.
 
-export type Phase = 'detecting' | 'starting' | 'pulling' | 'ready' | 'unavailable' | 'error' | 'stopped'
+export type Phase =
+  | 'detecting'
+  | 'starting'
+  | 'pulling'
+  | 'ready'
+  | 'unavailable'
+  | 'error'
+  | 'stopped'
 
 export type ModelStatus = 'missing' | 'pulling' | 'present' | 'loaded' | 'error'
 

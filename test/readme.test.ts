@@ -52,7 +52,9 @@ describe('README options table', () => {
     const resolved = resolveOptions() as unknown as Record<string, unknown>
     for (const [name, def] of code) {
       if (!/^['\d[{-]|^true$|^false$/.test(def)) continue
-      const value = name.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)?.[k], resolved)
+      const value = name
+        .split('.')
+        .reduce<unknown>((o, k) => (o as Record<string, unknown>)?.[k], resolved)
       // autoPull: true resolves to the list of models (empty by default); overlay to an object.
       if (name === 'autoPull' || name === 'overlay') continue
       expect(value, name).toEqual(Function(`return (${def})`)())

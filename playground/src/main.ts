@@ -14,8 +14,7 @@ const metricsLine = $<HTMLElement>('metrics')
 const room = new URLSearchParams(location.search).get('room') ?? 'playground'
 // One session per tab, kept across reloads, so the server-side history survives them too.
 const session =
-  sessionStorage.getItem('playground-session') ??
-  `tab-${Math.random().toString(36).slice(2, 10)}`
+  sessionStorage.getItem('playground-session') ?? `tab-${Math.random().toString(36).slice(2, 10)}`
 sessionStorage.setItem('playground-session', session)
 $<HTMLElement>('room').textContent = `room: ${room}`
 
@@ -107,7 +106,8 @@ socket.on('start', (frame) => {
   watched.set(`${frame.session}:${frame.id}`, bubble('assistant', `${frame.model} (live)`, true))
 })
 socket.on('token', (frame) => {
-  if (frame.session !== socket.session) watched.get(`${frame.session}:${frame.id}`)?.append(frame.content)
+  if (frame.session !== socket.session)
+    watched.get(`${frame.session}:${frame.id}`)?.append(frame.content)
 })
 socket.on('done', (frame) => {
   const key = `${frame.session}:${frame.id}`
@@ -144,7 +144,10 @@ async function refreshModels(select?: string): Promise<void> {
       const option = document.createElement('option')
       const model = snapshot.models.find((m) => m.name === name)
       option.value = name
-      option.textContent = model && model.status !== 'loaded' && model.status !== 'present' ? `${name} (${model.status})` : name
+      option.textContent =
+        model && model.status !== 'loaded' && model.status !== 'present'
+          ? `${name} (${model.status})`
+          : name
       return option
     }),
   )

@@ -76,7 +76,9 @@ export class OllamaOverlayElement extends BaseElement implements OverlayElement 
   #autoCollapse(): void {
     if (!this.#config || this.#config.collapsed || readStoredCollapsed() !== undefined) return
     const s = this.#snapshot
-    const quiet = s?.phase === 'ready' && s.models.every((m) => !m.error && !m.warning && m.status !== 'pulling')
+    const quiet =
+      s?.phase === 'ready' &&
+      s.models.every((m) => !m.error && !m.warning && m.status !== 'pulling')
     this.#setCollapsed(Boolean(quiet))
   }
 

@@ -165,7 +165,10 @@ function candidates(options: ResolvedOptions, deps: ResolveDeps): Candidate[] {
         ok: true,
         reason,
         start: () =>
-          startSimulatorEngine({ reason, simulator: { tokenDelayMs, pullBytesPerSecond, models: installed } }),
+          startSimulatorEngine({
+            reason,
+            simulator: { tokenDelayMs, pullBytesPerSecond, models: installed },
+          }),
       }
     },
   })

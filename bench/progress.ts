@@ -1,0 +1,67 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createServer } from 'vite'
+import WebSocket from 'ws'
+import ollama from '../src/index.js'
+import type { PullProgressEvent, StateSnapshot } from '../src/types.js'
+import { type Figure, goal, round } from './harness.js'
+
+/**
+ * `progress-msgs-per-s-per-model`: HMR messages a tab receives per second per model while two
+ * models pull fast (the simulator at 1 GB/s emits progress lines far faster than that).
+ */
+export async function benchProgress(): Promise<Figure[]> {
+  const root = mkdtempSync(join(tmpdir(), 'vpo-bench-progress-'))
+  writeFileSync(join(root, 'index.html'), '<!doctype html><title>bench</title>')
+  const server = await createServer({
+    configFile: false,
+    root,
+    logLevel: 'silent',
+    server: { port: 0 },
+    plugins: [
+      ollama({
+        engine: 'simulator',
+        models: ['llama3.2', 'qwen2.5:3b'],
+        warmup: false,
+        simulator: { pullBytesPerSecond: 1e9 },
+      }),
+    ],
+  })
+  await server.listen()
+  const url = server.resolvedUrls!.local[0]!.replace(/\/$/, '')
+  const socket = new WebSocket(url.replace(/^http/, 'ws'), 'vite-hmr')
+  const received: Array<{ model: string; at: number }> = []
+  socket.on('message', (raw) => {
+    const msg = JSON.parse(String(raw))
+    if (msg.event === 'ollama:progress') {
+      received.push({ model: (msg.data as PullProgressEvent).model, at: performance.now() })
+    }
+  })
+  try {
+    for (;;) {
+      const snap = (await (await fetch(`${url}/__ollama/status`)).json()) as StateSnapshot
+      if (snap.phase === 'ready' || snap.phase === 'error') break
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    const rates: number[] = []
+    for (const model of ['llama3.2', 'qwen2.5:3b']) {
+      const times = received.filter((r) => r.model === model).map((r) => r.at)
+      if (times.length < 2) continue
+      const seconds = (times.at(-1)! - times[0]!) / 1000
+      rates.push((times.length - 1) / Math.max(seconds, 0.001))
+    }
+    const worst = Math.max(...rates)
+    return [
+      {
+        name: 'progress-msgs-per-s-per-model',
+        value: round(worst, 1),
+        detail: `HMR ollama:progress messages per second for the busier of two models pulled at once by the simulator at 1 GB/s (${received.length} messages in all)`,
+        ...goal(worst, '≤', 10),
+      },
+    ]
+  } finally {
+    socket.close()
+    await server.close()
+  }
+}

@@ -1,0 +1,157 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Agent, request } from 'undici'
+import { createServer, type ViteDevServer } from 'vite'
+import ollama from '../src/index.js'
+import { type Figure, goal, median, round } from './harness.js'
+import { startUpstream } from './upstream.js'
+
+const TOKENS = 20_000
+const ROUNDS = 12
+
+interface Run {
+  ms: number
+  ttfbMs: number
+  bytes: number
+}
+
+const agent = new Agent({ keepAliveTimeout: 10_000, connections: 4 })
+
+/** POSTs `body` to `url` and reads the whole answer: total time and time to the first byte. */
+async function consume(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Run> {
+  const t0 = performance.now()
+  const res = await request(url, {
+    method: 'POST',
+    dispatcher: agent,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  })
+  let ttfbMs = 0
+  let bytes = 0
+  for await (const chunk of res.body) {
+    if (bytes === 0) ttfbMs = performance.now() - t0
+    bytes += (chunk as Buffer).length
+  }
+  if (res.statusCode !== 200) throw new Error(`${url}: HTTP ${res.statusCode}`)
+  return { ms: performance.now() - t0, ttfbMs, bytes }
+}
+
+async function vite(
+  root: string,
+  config: Parameters<typeof createServer>[0],
+): Promise<{ server: ViteDevServer; url: string }> {
+  const server = await createServer({
+    configFile: false,
+    root,
+    logLevel: 'silent',
+    server: { port: 0, ...config?.server },
+    ...config,
+  })
+  await server.listen()
+  return { server, url: server.resolvedUrls!.local[0]!.replace(/\/$/, '') }
+}
+
+/**
+ * The relay figures: a 20,000-token `/api/chat` stream read straight from the upstream, through
+ * our proxy, and through Vite's own `server.proxy`, alternated round by round; and tokens per
+ * second through `POST /chat` (SSE).
+ */
+export async function benchRelay(): Promise<Figure[]> {
+  const upstream = await startUpstream()
+  const root = mkdtempSync(join(tmpdir(), 'vpo-bench-relay-'))
+  writeFileSync(join(root, 'index.html'), '<!doctype html><title>bench</title>')
+  const ours = await vite(root, {
+    plugins: [
+      ollama({
+        engine: 'external',
+        url: upstream.url,
+        models: ['llama3.2'],
+        warmup: false,
+        overlay: false,
+      }),
+    ],
+  })
+  const viteProxy = await vite(root, {
+    server: {
+      port: 0,
+      proxy: { '/vproxy': { target: upstream.url, rewrite: (p) => p.replace(/^\/vproxy/, '') } },
+    },
+  })
+  try {
+    for (;;) {
+      const s = await (await fetch(`${ours.url}/__ollama/status`)).json()
+      if (s.phase === 'ready') break
+      if (s.phase === 'error' || s.phase === 'unavailable')
+        throw new Error(`plugin not ready: ${JSON.stringify(s.error)}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    const body = {
+      model: 'llama3.2',
+      messages: [{ role: 'user', content: 'bench' }],
+      options: { num_predict: TOKENS },
+    }
+    const variants = {
+      direct: () => consume(`${upstream.url}/api/chat`, body),
+      ours: () => consume(`${ours.url}/__ollama/api/chat`, body),
+      vite: () => consume(`${viteProxy.url}/vproxy/api/chat`, body),
+    }
+    // Warm every path once (connections, JIT).
+    for (const run of Object.values(variants)) await run()
+    const runs: Record<keyof typeof variants, Run[]> = { direct: [], ours: [], vite: [] }
+    const order = Object.keys(variants) as Array<keyof typeof variants>
+    for (let i = 0; i < ROUNDS; i++) {
+      // Rotate the order each round so no variant always runs first.
+      for (let j = 0; j < order.length; j++) {
+        const name = order[(i + j) % order.length]!
+        runs[name].push(await variants[name]())
+      }
+    }
+    const t = (name: keyof typeof runs) => median(runs[name].map((r) => r.ms))
+    const added = median(runs.ours.map((r, i) => r.ttfbMs - runs.direct[i]!.ttfbMs))
+    const throughput = t('direct') / t('ours')
+    const vsVite = t('vite') / t('ours')
+
+    // SSE: tokens per second through POST /chat, medians of alternated rounds with the direct read.
+    const sse: number[] = []
+    for (let i = 0; i < ROUNDS / 2; i++) {
+      const run = await consume(`${ours.url}/__ollama/chat`, body, { accept: 'text/event-stream' })
+      sse.push(TOKENS / (run.ms / 1000))
+    }
+    const tokensPerSecond = median(sse)
+    return [
+      {
+        name: 'relay-throughput-ratio',
+        value: round(throughput, 3),
+        detail: `${TOKENS}-token /api/chat stream: direct time over time through /__ollama/api/chat (medians of ${ROUNDS} rotated rounds: ${round(t('direct'), 1)} ms direct, ${round(t('ours'), 1)} ms relayed)`,
+        ...goal(throughput, '≥', 0.9),
+      },
+      {
+        name: 'relay-ttft-added-ms',
+        value: round(added, 3),
+        detail: 'p50 of the per-round difference in time to first byte, relayed minus direct',
+        ...goal(added, '≤', 1),
+      },
+      {
+        name: 'relay-vs-vite-proxy-ratio',
+        value: round(vsVite, 3),
+        detail: `Vite's own server.proxy time over ours on the same stream (${round(t('vite'), 1)} ms vs ${round(t('ours'), 1)} ms); Vite's proxy vs direct: ${round(t('direct') / t('vite'), 3)}`,
+        ...goal(vsVite, '≥', 1.3),
+      },
+      {
+        name: 'sse-tokens-per-s',
+        value: Math.round(tokensPerSecond),
+        detail: `tokens per second through POST /__ollama/chat as SSE, ${TOKENS}-token answers, median of ${ROUNDS / 2}`,
+        ...goal(tokensPerSecond, '≥', 100_000),
+      },
+    ]
+  } finally {
+    await ours.server.close()
+    await viteProxy.server.close()
+    await upstream.stop()
+  }
+}

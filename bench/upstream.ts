@@ -1,0 +1,49 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
+
+/** A free loopback port, so the child can be told where to listen. */
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  server.close()
+  return port
+}
+
+/**
+ * The simulator in a process of its own, writing tokens as fast as it can: the bench must not
+ * share an event loop between the upstream and the relay it measures.
+ */
+export async function startUpstream(
+  env: Record<string, string> = {},
+): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = await freePort()
+  const main = fileURLToPath(new URL('../src/engines/simulator/main.ts', import.meta.url))
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', main], {
+    env: {
+      ...process.env,
+      OLLAMA_HOST: `127.0.0.1:${port}`,
+      SIM_MODELS: 'llama3.2',
+      SIM_TOKEN_DELAY_MS: '0',
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+  const url = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 15_000
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`${url}/api/version`)).ok) break
+    } catch {}
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  return {
+    url,
+    async stop() {
+      child.kill('SIGTERM')
+      await once(child, 'exit')
+    },
+  }
+}
