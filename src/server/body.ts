@@ -1,0 +1,138 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { z } from 'zod'
+
+/** An error the routes answer with its own status and a JSON body `{ error, hint? }`. */
+export class HttpError extends Error {
+  override name = 'HttpError'
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly hint?: string,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message)
+  }
+}
+
+/** Sends a JSON answer; `Cache-Control: no-store` because state and errors change by the second. */
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  const text = JSON.stringify(body)
+  res.statusCode = status
+  res.setHeader('Content-Type', 'application/json; charset=utf-8')
+  res.setHeader('Content-Length', Buffer.byteLength(text))
+  res.setHeader('Cache-Control', 'no-store')
+  res.end(text)
+}
+
+/** Answers `{ error, hint? }` with the error's status: `HttpError` as is, anything else a 500. */
+export function sendError(res: ServerResponse, err: unknown): void {
+  if (err instanceof HttpError) {
+    for (const [name, value] of Object.entries(err.headers ?? {})) res.setHeader(name, value)
+    sendJson(res, err.status, problemBody(err.message, err.hint))
+    return
+  }
+  const message = err instanceof Error ? err.message : String(err)
+  const hint = (err as { hint?: unknown } | null)?.hint
+  sendJson(res, 500, problemBody(message, typeof hint === 'string' ? hint : undefined))
+}
+
+function problemBody(error: string, hint: string | undefined): { error: string; hint?: string } {
+  return hint ? { error, hint } : { error }
+}
+
+/** `application/json` or any `+json` type, parameters allowed. */
+export function isJsonContentType(value: string | undefined): boolean {
+  if (!value) return false
+  const type = value.split(';', 1)[0]!.trim().toLowerCase()
+  return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'))
+}
+
+/**
+ * Reads a JSON body: 415 unless the `Content-Type` is JSON, 413 past `limit` bytes (counted as
+ * the bytes arrive, so an endless body never sits in memory), 400 when it does not parse.
+ */
+export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+  if (!isJsonContentType(req.headers['content-type'])) {
+    throw new HttpError(
+      415,
+      `Unsupported Content-Type "${req.headers['content-type'] ?? '(none)'}": send a JSON body`,
+      'Set the header Content-Type: application/json (fetch: headers: { "Content-Type": "application/json" }).',
+    )
+  }
+  const declared = Number(req.headers['content-length'])
+  if (declared > limit) throw tooLarge(limit)
+  const { chunks, size } = await collect(req, limit)
+  if (size === 0) throw new HttpError(400, 'Missing request body: send a JSON object')
+  const text = Buffer.concat(chunks, size).toString('utf8')
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw new HttpError(400, `Invalid JSON body: ${(err as Error).message}`)
+  }
+}
+
+/**
+ * Collects the body with listeners rather than `for await`, which would destroy the request (and
+ * with it the socket) on overflow before the 413 could be written. Past the limit the rest is
+ * drained and dropped.
+ */
+function collect(req: IncomingMessage, limit: number): Promise<{ chunks: Buffer[]; size: number }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    function onData(chunk: Buffer): void {
+      size += chunk.length
+      if (size <= limit) {
+        chunks.push(chunk)
+        return
+      }
+      cleanup()
+      req.resume()
+      reject(tooLarge(limit))
+    }
+    function onEnd(): void {
+      cleanup()
+      resolve({ chunks, size })
+    }
+    function onError(err: Error): void {
+      cleanup()
+      reject(err)
+    }
+    function cleanup(): void {
+      req.off('data', onData)
+      req.off('end', onEnd)
+      req.off('error', onError)
+      req.off('close', onClose)
+    }
+    function onClose(): void {
+      cleanup()
+      reject(new HttpError(400, 'The request body ended early: the client went away'))
+    }
+    req.on('data', onData)
+    req.on('end', onEnd)
+    req.on('error', onError)
+    req.on('close', onClose)
+  })
+}
+
+export function tooLarge(limit: number): HttpError {
+  return new HttpError(
+    413,
+    `Request body larger than ${limit} bytes`,
+    'Send less, or raise maxBodySize in the ollama() options in vite.config.ts.',
+  )
+}
+
+/** Validates a parsed body; the 400 names the first field that is wrong. */
+export function parsePayload<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
+  const parsed = schema.safeParse(value)
+  if (parsed.success) return parsed.data
+  const issues = parsed.error.issues.map(
+    (issue) => `${issue.path.length ? issue.path.join('.') : '(body)'}: ${issue.message}`,
+  )
+  throw new HttpError(400, `Invalid request body: ${issues.join('; ')}`)
+}

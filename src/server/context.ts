@@ -1,0 +1,47 @@
+import type { ResolvedOptions } from '../options.js'
+import type { Problem, PullProgressEvent, StateSnapshot } from '../types.js'
+
+/**
+ * What the routes need from the plugin. Every member is a function so the routes always read the
+ * latest value: options change across `vite.config.ts` restarts and the engine comes and goes while
+ * the dev server keeps serving.
+ */
+export interface RouteContext {
+  /** Full route prefix, Vite's `base` included, e.g. `'/__ollama'` or `'/app/__ollama'`. */
+  base: string
+  /** The latest resolved options. */
+  options(): ResolvedOptions
+  /** Ollama's base URL while an engine is up, else `null` (the routes then answer 503). */
+  upstream(): string | null
+  /** The state snapshot, as `GET /status` and the overlay show it. */
+  snapshot(): StateSnapshot
+  /**
+   * Pulls a model through the plugin's model manager (which also feeds the overlay). Throws an
+   * `OllamaError` or an `Error` with a `hint` when the pull fails.
+   */
+  pull(model: string, signal: AbortSignal): AsyncIterable<PullProgressEvent>
+  /**
+   * Hosts allowed besides localhost names and IP addresses, as Vite's `server.allowedHosts`
+   * (`true` = any host). Only the WebSocket upgrade needs it: HTTP requests already passed Vite's
+   * own host check before they reach the routes (Vite >= 7), upgrades do not.
+   */
+  allowedHosts?(): readonly string[] | true
+  logger?: { info(m: string): void; warn(m: string): void; error(m: string): void }
+}
+
+/** Why the routes cannot reach Ollama now, for the 503 answer. */
+export function unavailableProblem(ctx: RouteContext): Problem {
+  const snapshot = ctx.snapshot()
+  if (snapshot.error) return snapshot.error
+  const phase = snapshot.phase
+  if (phase === 'detecting' || phase === 'starting' || phase === 'pulling') {
+    return {
+      message: `Ollama is not ready yet (${phase})`,
+      hint: 'Wait until the overlay or the terminal says ready, then retry.',
+    }
+  }
+  return {
+    message: `Ollama is not running (${phase})`,
+    hint: 'See the vite-plugin-ollama lines in the terminal, or run `npx vite-plugin-ollama doctor`.',
+  }
+}

@@ -1,0 +1,297 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
+import { Readable } from 'node:stream'
+import { debuglog } from 'node:util'
+import { type Dispatcher, Pool } from 'undici'
+import { HttpError, sendError, tooLarge } from './body.js'
+
+const debug = debuglog('vite-plugin-ollama')
+
+// Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and must not be forwarded; undici
+// also refuses most of them on a request. `host` is set by undici from the upstream origin.
+// `origin` is dropped on the way up because the routes' own guards already judged it, and Ollama
+// would answer a non-localhost origin (the dev server opened on a LAN address) with an empty 403.
+// `expect` is refused by undici.
+const DROP_REQUEST = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'host',
+  'origin',
+  'expect',
+])
+
+const DROP_RESPONSE = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+])
+
+/**
+ * The streaming reverse proxy behind `${base}/api/*` and `${base}/v1/*`: one keep-alive pool per
+ * upstream origin, bytes passed through as they arrive with backpressure both ways, the upstream
+ * request aborted as soon as the client goes away.
+ */
+export interface OllamaProxy {
+  /** Forwards `req` to `upstream` + `path` (path and query as Ollama sees them, e.g. `/api/tags`). */
+  forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    upstream: string,
+    path: string,
+    maxBodySize: number,
+  ): void
+  close(): Promise<void>
+}
+
+export function createOllamaProxy(): OllamaProxy {
+  const pools = new Map<string, Pool>()
+
+  function poolFor(origin: string): Pool {
+    let pool = pools.get(origin)
+    if (pool) return pool
+    // An engine restarted on another port leaves its old pool idle: close it rather than keep one
+    // pool per port ever seen.
+    for (const [other, old] of pools) {
+      pools.delete(other)
+      old.close().catch(() => {})
+    }
+    pool = new Pool(origin, {
+      // A cold model load sends no byte for minutes (reference/ollama-api.md §2), and a pull can
+      // stall between layers: no headers or body timeout, the client decides when to give up.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      keepAliveTimeout: 10_000,
+    })
+    pools.set(origin, pool)
+    return pool
+  }
+
+  function forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    upstream: string,
+    path: string,
+    maxBodySize: number,
+  ): void {
+    const target = parseUpstream(upstream)
+    const method = req.method ?? 'GET'
+    // Model blobs (`ollama create` from a local GGUF) are gigabytes by design.
+    const limit = path.startsWith('/api/blobs/') ? Number.POSITIVE_INFINITY : maxBodySize
+    let body: Dispatcher.DispatchOptions['body'] = null
+    if (method !== 'GET' && method !== 'HEAD' && hasBody(req)) {
+      const declared = Number(req.headers['content-length'])
+      if (declared > limit) {
+        refuseTooLarge(req, res, limit)
+        return
+      }
+      body = Number.isFinite(declared) ? req : Readable.from(limitBody(req, limit))
+    }
+    disableNagle(req)
+    const handler = new ProxyHandler(req, res, upstream)
+    try {
+      poolFor(target.origin).dispatch(
+        { method, path: target.prefix + path, headers: requestHeaders(req.headers), body },
+        handler,
+      )
+    } catch (err) {
+      handler.onResponseError(null, err as Error)
+    }
+  }
+
+  async function close(): Promise<void> {
+    const all = [...pools.values()]
+    pools.clear()
+    await Promise.all(all.map((pool) => pool.close().catch(() => {})))
+  }
+
+  return { forward, close }
+}
+
+let lastUpstream: { url: string; origin: string; prefix: string } | undefined
+
+/** Origin and path prefix of the upstream URL, parsed once per engine rather than per request. */
+function parseUpstream(upstream: string): { origin: string; prefix: string } {
+  if (lastUpstream?.url === upstream) return lastUpstream
+  const url = new URL(upstream)
+  lastUpstream = { url: upstream, origin: url.origin, prefix: url.pathname.replace(/\/+$/, '') }
+  return lastUpstream
+}
+
+/**
+ * Tokens are small writes that must leave at once: no Nagle delay. HTTP/2 (Vite with `https`)
+ * multiplexes one socket, which Node does not let a stream touch.
+ */
+export function disableNagle(req: IncomingMessage): void {
+  if (req.httpVersionMajor === 1) req.socket.setNoDelay(true)
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length']
+  if (length !== undefined) return length !== '0'
+  return req.headers['transfer-encoding'] !== undefined
+}
+
+/** A chunked body has no length up front: count it as it streams through. */
+async function* limitBody(req: IncomingMessage, limit: number): AsyncGenerator<Buffer> {
+  let size = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > limit) throw tooLarge(limit)
+    yield chunk
+  }
+}
+
+function refuseTooLarge(req: IncomingMessage, res: ServerResponse, limit: number): void {
+  // Close the connection after the answer: the unread body would otherwise be parsed as the next
+  // request on this keep-alive connection.
+  res.shouldKeepAlive = false
+  sendError(res, tooLarge(limit))
+  req.resume()
+}
+
+function connectionListed(headers: IncomingHttpHeaders): Set<string> | null {
+  const value = headers.connection
+  if (!value) return null
+  return new Set(value.split(',').map((name) => name.trim().toLowerCase()))
+}
+
+function requestHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
+  const listed = connectionListed(headers)
+  const out: Record<string, string | string[]> = {}
+  for (const name in headers) {
+    const value = headers[name]
+    // `:authority` and friends: Vite on HTTPS speaks HTTP/2, whose pseudo-headers are not headers.
+    if (value === undefined || DROP_REQUEST.has(name) || name.charCodeAt(0) === 58) continue
+    if (listed?.has(name)) continue
+    out[name] = value
+  }
+  return out
+}
+
+function responseHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
+  const listed = connectionListed(headers)
+  const out: Record<string, string | string[]> = {}
+  for (const name in headers) {
+    const value = headers[name]
+    if (value === undefined || DROP_RESPONSE.has(name) || listed?.has(name)) continue
+    // Vite's CORS middleware has already set its answer on `res`; upstream's must not widen it.
+    if (name.startsWith('access-control-')) continue
+    out[name] = value
+  }
+  return out
+}
+
+class ClientGoneError extends Error {
+  override name = 'AbortError'
+  constructor() {
+    super('The client went away')
+  }
+}
+
+/**
+ * Writes undici's response straight into `res`. Writes within one tick are corked into one
+ * `writev`: undici parses a whole socket read at once and hands over one chunk per upstream flush
+ * (one per token), so this turns hundreds of small writes into one.
+ */
+class ProxyHandler implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | null = null
+  private corked = false
+  private clientGone = false
+  /** `cork` batches HTTP/1 socket writes; an HTTP/2 stream has no such thing. */
+  private readonly corkable: boolean
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly upstream: string,
+  ) {
+    this.corkable = req.httpVersionMajor === 1
+    res.on('close', () => {
+      if (res.writableFinished) return
+      this.clientGone = true
+      this.controller?.abort(new ClientGoneError())
+    })
+    res.on('drain', () => this.controller?.resume())
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller
+    if (this.clientGone) controller.abort(new ClientGoneError())
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    statusMessage?: string,
+  ): void {
+    if (statusCode < 200 || this.clientGone) return
+    const res = this.res
+    if (statusMessage && this.corkable)
+      res.writeHead(statusCode, statusMessage, responseHeaders(headers))
+    else res.writeHead(statusCode, responseHeaders(headers))
+    res.flushHeaders()
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.clientGone) return
+    if (!this.corked && this.corkable) {
+      this.corked = true
+      this.res.cork()
+      process.nextTick(uncork, this)
+    }
+    if (!this.res.write(chunk)) controller.pause()
+  }
+
+  onResponseEnd(): void {
+    if (this.clientGone) return
+    this.res.end()
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
+    if (this.clientGone || err instanceof ClientGoneError) return
+    const res = this.res
+    if (res.headersSent) {
+      // Status and part of the body are out: cutting the connection is the only honest signal.
+      debug('proxy: upstream failed mid-response for %s: %s', this.req.url, err.message)
+      res.destroy(err)
+      return
+    }
+    if (err instanceof HttpError) {
+      if (err.status === 413) res.shouldKeepAlive = false
+      sendError(res, err)
+      return
+    }
+    const code = (err as { code?: string }).code
+    debug('proxy: upstream %s failed: %s', this.upstream, code ?? err.message)
+    sendError(
+      res,
+      new HttpError(
+        502,
+        `Ollama did not answer at ${this.upstream}: ${err.message}${code && !err.message.includes(code) ? ` (${code})` : ''}`,
+        'The engine may have stopped or be restarting: see the vite-plugin-ollama lines in the terminal, or run `npx vite-plugin-ollama doctor`.',
+      ),
+    )
+  }
+
+  uncork(): void {
+    this.corked = false
+    this.res.uncork()
+  }
+}
+
+function uncork(handler: ProxyHandler): void {
+  handler.uncork()
+}

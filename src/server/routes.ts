@@ -1,0 +1,166 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Connect } from 'vite'
+import { z } from 'zod'
+import {
+  HttpError,
+  isJsonContentType,
+  parsePayload,
+  readJsonBody,
+  sendError,
+  sendJson,
+} from './body.js'
+import {
+  type ChatTurn,
+  chatPayloadSchema,
+  modelNameSchema,
+  payloadMessages,
+  requireUpstream,
+  resolveModel,
+} from './chat.js'
+import type { RouteContext } from './context.js'
+import { assertSameSite, isUnsafeMethod, methodNotAllowed } from './guards.js'
+import { createOllamaProxy } from './proxy.js'
+import { answerChatAsJson, streamChatAsSse, streamPullAsSse } from './sse.js'
+
+const pullPayloadSchema = z.object({ model: modelNameSchema })
+
+/**
+ * The plugin's HTTP routes under `ctx.base`, as one named middleware: `GET /status`, the
+ * transparent proxy `/api/*` and `/v1/*`, `POST /chat`, `POST /pull`. Anything else under the base
+ * is a JSON 404; requests outside it go to `next()`. Mounted as a pre-middleware, so it sees the
+ * URL with Vite's `base` still on (reference/vite-plugin.md §1.3) and runs after Vite's host check
+ * and CORS (Vite >= 7).
+ */
+export function ollamaRoutes(ctx: RouteContext): Connect.NextHandleFunction {
+  const proxy = createOllamaProxy()
+
+  return function ollamaRoutesMiddleware(req, res, next) {
+    const url = req.url ?? '/'
+    const base = ctx.base
+    if (!url.startsWith(base)) return next()
+    const rest = url.slice(base.length)
+    // '/__ollamafoo' belongs to someone else.
+    const first = rest.charCodeAt(0)
+    if (rest !== '' && first !== 47 /* / */ && first !== 63 /* ? */) return next()
+    const query = rest.indexOf('?')
+    const path = query === -1 ? rest : rest.slice(0, query)
+
+    if (path.startsWith('/api/') || path.startsWith('/v1/')) {
+      try {
+        guardProxied(req)
+        const upstream = requireUpstream(ctx)
+        proxy.forward(req, res, upstream, rest, ctx.options().maxBodySize)
+      } catch (err) {
+        refuse(ctx, req, res, err)
+      }
+      return
+    }
+    handleOwnRoute(ctx, req, res, path).catch((err) => refuse(ctx, req, res, err))
+  }
+}
+
+async function handleOwnRoute(
+  ctx: RouteContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+): Promise<void> {
+  switch (path) {
+    case '/status':
+      allowMethods(req, ['GET', 'HEAD'])
+      sendJson(res, 200, ctx.snapshot())
+      return
+    case '/chat':
+      allowMethods(req, ['POST'])
+      return ollamaChatMiddleware(ctx, req, res)
+    case '/pull':
+      allowMethods(req, ['POST'])
+      return ollamaPullMiddleware(ctx, req, res)
+    case '/ws':
+      // The WebSocket lives on the server's 'upgrade' event (ws.ts); a plain GET lands here.
+      throw new HttpError(
+        426,
+        'This route speaks WebSocket only',
+        'Open it with new WebSocket(), or use connect() from virtual:ollama.',
+        { Upgrade: 'websocket' },
+      )
+    default:
+      throw new HttpError(
+        404,
+        `No route ${req.method ?? 'GET'} ${ctx.base}${path}`,
+        `vite-plugin-ollama serves ${ctx.base}/status, /api/*, /v1/*, POST /chat, POST /pull and WS /ws.`,
+      )
+  }
+}
+
+/** `POST /chat`: `{ messages | prompt, model?, options? }` → SSE, or JSON for `Accept: application/json`. */
+async function ollamaChatMiddleware(
+  ctx: RouteContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  assertSameSite(req)
+  const body = parsePayload(chatPayloadSchema, await readJsonBody(req, ctx.options().maxBodySize))
+  const turn: ChatTurn = {
+    model: resolveModel(ctx, body.model),
+    messages: payloadMessages(body),
+    options: body.options,
+    format: body.format,
+    think: body.think,
+  }
+  if (wantsJson(req)) return answerChatAsJson(ctx, res, turn)
+  return streamChatAsSse(ctx, req, res, turn)
+}
+
+/** `POST /pull`: `{ model }` → SSE `progress` / `done` / `error`. */
+async function ollamaPullMiddleware(
+  ctx: RouteContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  assertSameSite(req)
+  const body = parsePayload(pullPayloadSchema, await readJsonBody(req, ctx.options().maxBodySize))
+  return streamPullAsSse(ctx, req, res, body.model)
+}
+
+/** JSON only when asked for without also accepting an event stream. */
+function wantsJson(req: IncomingMessage): boolean {
+  const accept = req.headers.accept ?? ''
+  return accept.includes('application/json') && !accept.includes('text/event-stream')
+}
+
+/**
+ * The proxied routes pass Ollama's answers through untouched, but a request that changes
+ * something (pull, delete, create, chat) must come from this site and carry JSON: a `text/plain`
+ * cross-site POST is exactly the CSRF Vite's CORS lets through.
+ */
+function guardProxied(req: IncomingMessage): void {
+  if (!isUnsafeMethod(req.method)) return
+  assertSameSite(req)
+  const hasBody =
+    (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') ||
+    req.headers['transfer-encoding'] !== undefined
+  if (hasBody && !isJsonContentType(req.headers['content-type'])) {
+    throw new HttpError(
+      415,
+      `Unsupported Content-Type "${req.headers['content-type'] ?? '(none)'}": Ollama's API takes JSON`,
+      'Send the header Content-Type: application/json.',
+    )
+  }
+}
+
+function allowMethods(req: IncomingMessage, allow: readonly string[]): void {
+  if (!allow.includes(req.method ?? 'GET')) throw methodNotAllowed(req.method, allow)
+}
+
+function refuse(ctx: RouteContext, req: IncomingMessage, res: ServerResponse, err: unknown): void {
+  if (!(err instanceof HttpError)) {
+    ctx.logger?.error(
+      `[vite-plugin-ollama] ${req.method} ${req.url} failed: ${(err as Error)?.stack ?? err}`,
+    )
+  }
+  // The rest of an oversized body is unread: it must not be taken for the next request.
+  if (err instanceof HttpError && err.status === 413) res.shouldKeepAlive = false
+  if (!req.complete && req.readableFlowing === null) req.resume()
+  sendError(res, err)
+}
