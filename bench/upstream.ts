@@ -25,11 +25,12 @@ export async function startUpstream(
     env: {
       ...process.env,
       OLLAMA_HOST: `127.0.0.1:${port}`,
+      PORT: String(port),
       SIM_MODELS: 'llama3.2',
       SIM_TOKEN_DELAY_MS: '0',
       ...env,
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: 'ignore',
   })
   const url = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 15_000
