@@ -13,14 +13,17 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * The simulator in a process of its own, writing tokens as fast as it can: the bench must not
- * share an event loop between the upstream and the relay it measures.
+ * An upstream in a process of its own, so the bench never shares an event loop between the
+ * upstream and the relay it measures: the simulator (exact answers), or `fast`, a write-only
+ * stand-in that streams pre-rendered token lines as fast as the socket takes them.
  */
 export async function startUpstream(
   env: Record<string, string> = {},
+  script: 'simulator' | 'fast' = 'simulator',
 ): Promise<{ url: string; stop(): Promise<void> }> {
   const port = await freePort()
-  const main = fileURLToPath(new URL('../src/engines/simulator/main.ts', import.meta.url))
+  const file = script === 'fast' ? './fast-upstream.ts' : '../src/engines/simulator/main.ts'
+  const main = fileURLToPath(new URL(file, import.meta.url))
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', main], {
     env: {
       ...process.env,

@@ -132,7 +132,7 @@ export function ollama(userOptions: OllamaPluginOptions = {}): Plugin {
       }
       server.httpServer?.once('close', detach)
       installSignalHandlers()
-      if (!supportsCloseServerHook()) wrapCloseForOldVite(server, orchestrator)
+      if (!supportsCloseServerHook()) wrapCloseForOldVite(server)
 
       // Never delay `listening`: the app is served at once, Ollama comes up beside it.
       const start = () => void orchestrator.start()
@@ -192,7 +192,7 @@ function supportsCloseServerHook(): boolean {
  * Vite 7.0 to 8.2 has no restart-versus-close signal (vite-plugin.md §1.7): count restarts in
  * flight and dispose on a close that is not part of one (the Cloudflare plugin's pattern).
  */
-function wrapCloseForOldVite(server: ViteDevServer, _orchestrator: Orchestrator): void {
+function wrapCloseForOldVite(server: ViteDevServer): void {
   const state = processState()
   const restart = server.restart.bind(server)
   const close = server.close.bind(server)

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
 import { startEngine } from './engines/resolve.js'
 import { detectGpus, type GpuReport } from './gpu/detect.js'
-import { modelSize, recommendModels } from './gpu/recommend.js'
+import { checkModelFit, modelSize, recommendModels } from './gpu/recommend.js'
 import { ModelManager } from './models/manager.js'
 import { OllamaClient } from './ollama/client.js'
 import type { ResolvedOptions } from './options.js'
@@ -47,10 +47,13 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
   private models: ModelManager | null = null
   private steps: ResolutionStep[] = []
   private problem: Problem | undefined
+  /** A `degraded` engine event not yet `restored`: shown beside a phase that still works. */
+  private warning: Problem | undefined
   private running: Promise<void> | null = null
   private disposed: Promise<void> | null = null
   private unsubscribeEngine: (() => void) | undefined
   private readonly abort = new AbortController()
+  private readonly warned = new Set<string>()
 
   constructor(private options: ResolvedOptions) {
     super()
@@ -94,6 +97,7 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
       defaultModel: this.options.defaultModel,
       resolution: this.steps,
       error: this.problem,
+      ...(this.warning ? { warning: this.warning } : {}),
     }
   }
 
@@ -217,6 +221,11 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
       sizeOf: modelSize,
       freeDiskBytes: engine.info.kind === 'native' ? async () => gpu?.freeDiskBytes : undefined,
       hasGpu: (gpu?.budgetBytes ?? 0) > 0 && gpu?.accelerator !== 'cpu',
+      fitWarning: (model) => {
+        if (!gpu || engine.info.simulated) return undefined
+        const fit = checkModelFit(model, gpu.budgetBytes, { accelerator: gpu.accelerator })
+        return fit.status === 'partial' || fit.status === 'too-large' ? fit.message : undefined
+      },
     })
     this.unsubscribeEngine = engine.onEvent((event) => this.onEngineEvent(event))
     const why = engine.info.reason ? ` (${engine.info.reason})` : ''
@@ -228,6 +237,13 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
     if (!models) return
     try {
       await models.track(this.options.models, this.abort.signal)
+      for (const m of models.list()) {
+        // Once per process: a config restart must not repeat the same warning.
+        if (m.warning && !this.warned.has(m.warning)) {
+          this.warned.add(m.warning)
+          this.log('warn', m.warning)
+        }
+      }
       const toPull = this.options.autoPull.filter((m) => this.options.models.includes(m))
       if (models.list().some((m) => m.status === 'missing' && toPull.includes(m.name))) {
         this.setPhase('pulling')
@@ -290,6 +306,19 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
       case 'log':
         this.log(event.level, event.message)
         break
+      case 'degraded':
+        this.warning = event.problem
+        this.log(
+          'warn',
+          `${event.problem.message}${event.problem.hint ? `\n  ${event.problem.hint}` : ''}`,
+        )
+        this.emitState()
+        break
+      case 'restored':
+        this.warning = undefined
+        this.log('info', event.message)
+        this.emitState()
+        break
     }
   }
 
@@ -313,6 +342,7 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
   private async stopEngine(): Promise<void> {
     this.unsubscribeEngine?.()
     this.unsubscribeEngine = undefined
+    this.warning = undefined
     const engine = this.engine
     this.engine = null
     this.models?.abortAll()

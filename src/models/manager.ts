@@ -25,6 +25,8 @@ export interface ModelManagerDeps {
   stallTimeoutMs?: number
   /** GPU memory exists on this machine: a model on the CPU is worth a warning. */
   hasGpu?: boolean
+  /** A warning for a model that will not fit the GPU (or RAM) budget, before it is even pulled. */
+  fitWarning?(model: string): string | undefined
 }
 
 interface PullJob {
@@ -78,7 +80,9 @@ export class ModelManager {
       if (running) {
         state.status = 'loaded'
         state.processor = describeProcessor(running.size, running.size_vram)
-        state.warning = this.cpuWarning(state.name, running.size, running.size_vram)
+        state.warning =
+          this.cpuWarning(state.name, running.size, running.size_vram) ??
+          this.deps.fitWarning?.(state.name)
       } else if (local.has(key)) {
         if (state.status !== 'error') state.status = 'present'
         state.processor = undefined

@@ -201,15 +201,17 @@ class ClientGoneError extends Error {
 }
 
 /**
- * Writes undici's response straight into `res`. Writes within one tick are corked into one
- * `writev`: undici parses a whole socket read at once and hands over one chunk per upstream flush
- * (one per token), so this turns hundreds of small writes into one.
+ * Writes undici's response into `res`. undici parses a whole socket read at once and hands over
+ * one chunk per upstream flush (one per token); the chunks of one tick are joined and written as
+ * one, so the client parses one HTTP chunk per socket read instead of one per token. That keeps
+ * the relay's per-token cost near zero on both sides (bench: relay-throughput-ratio). They still
+ * leave within the same tick: nothing waits on a timer.
  */
 class ProxyHandler implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | null = null
-  private corked = false
+  private pending: Buffer[] = []
   private clientGone = false
-  /** `cork` batches HTTP/1 socket writes; an HTTP/2 stream has no such thing. */
+  /** HTTP/1 only: an HTTP/2 stream takes no status message. */
   private readonly corkable: boolean
 
   constructor(
@@ -245,18 +247,14 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     res.flushHeaders()
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.clientGone) return
-    if (!this.corked && this.corkable) {
-      this.corked = true
-      this.res.cork()
-      process.nextTick(uncork, this)
-    }
-    if (!this.res.write(chunk)) controller.pause()
+    if (this.pending.push(chunk) === 1) process.nextTick(flush, this)
   }
 
   onResponseEnd(): void {
     if (this.clientGone) return
+    this.flush()
     this.res.end()
   }
 
@@ -286,12 +284,16 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     )
   }
 
-  uncork(): void {
-    this.corked = false
-    this.res.uncork()
+  flush(): void {
+    const chunks = this.pending
+    if (chunks.length === 0 || this.clientGone) return
+    this.pending = []
+    const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
+    // Backpressure: a slow client pauses the upstream read until `res` drains.
+    if (!this.res.write(data)) this.controller?.pause()
   }
 }
 
-function uncork(handler: ProxyHandler): void {
-  handler.uncork()
+function flush(handler: ProxyHandler): void {
+  handler.flush()
 }
