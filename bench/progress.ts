@@ -31,11 +31,16 @@ export async function benchProgress(): Promise<Figure[]> {
   await server.listen()
   const url = server.resolvedUrls!.local[0]!.replace(/\/$/, '')
   const socket = new WebSocket(url.replace(/^http/, 'ws'), 'vite-hmr')
-  const received: Array<{ model: string; at: number }> = []
+  const received: Array<{ model: string; at: number; final: boolean }> = []
   socket.on('message', (raw) => {
     const msg = JSON.parse(String(raw))
     if (msg.event === 'ollama:progress') {
-      received.push({ model: (msg.data as PullProgressEvent).model, at: performance.now() })
+      const event = msg.data as PullProgressEvent
+      received.push({
+        model: event.model,
+        at: performance.now(),
+        final: event.status === 'success',
+      })
     }
   })
   try {
@@ -46,7 +51,9 @@ export async function benchProgress(): Promise<Figure[]> {
     }
     const rates: number[] = []
     for (const model of ['llama3.2', 'qwen2.5:3b']) {
-      const times = received.filter((r) => r.model === model).map((r) => r.at)
+      // The final 100% is sent at once whatever the throttle (it must never be lost): the rate
+      // is that of the throttled messages before it.
+      const times = received.filter((r) => r.model === model && !r.final).map((r) => r.at)
       if (times.length < 2) continue
       const seconds = (times.at(-1)! - times[0]!) / 1000
       rates.push((times.length - 1) / Math.max(seconds, 0.001))
@@ -56,7 +63,7 @@ export async function benchProgress(): Promise<Figure[]> {
       {
         name: 'progress-msgs-per-s-per-model',
         value: round(worst, 1),
-        detail: `HMR ollama:progress messages per second for the busier of two models pulled at once by the simulator at 1 GB/s (${received.length} messages in all)`,
+        detail: `HMR ollama:progress messages per second for the busier of two models pulled at once by the simulator at 1 GB/s, not counting each model's final message (${received.length} messages in all)`,
         ...goal(worst, '≤', 10),
       },
     ]

@@ -40,15 +40,20 @@ export function createThrottle<T>(
         return
       }
       slot.pending = value
-      slot.timer ??= setTimeout(
-        () => {
-          slot.timer = undefined
-          slot.last = performance.now()
-          if (slot.pending) send(slot.pending)
-          slot.pending = undefined
-        },
-        intervalMs - (now - slot.last),
-      )
+      if (slot.timer) return
+      // Timers may fire a hair early: wait out the whole interval, so the rate never exceeds it.
+      const fire = () => {
+        const wait = intervalMs - (performance.now() - slot.last)
+        if (wait > 0) {
+          slot.timer = setTimeout(fire, Math.ceil(wait))
+          return
+        }
+        slot.timer = undefined
+        slot.last = performance.now()
+        if (slot.pending) send(slot.pending)
+        slot.pending = undefined
+      }
+      slot.timer = setTimeout(fire, Math.ceil(intervalMs - (now - slot.last)))
     },
     dispose() {
       for (const slot of slots.values()) clearTimeout(slot.timer)
