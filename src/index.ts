@@ -50,6 +50,8 @@ export function ollama(userOptions: OllamaPluginOptions = {}): Plugin {
   return {
     name: 'vite-plugin-ollama',
     enforce: 'pre',
+    // `vite-plugin-ollama doctor --config vite.config.ts` reads the options from here.
+    api: { options: userOptions },
 
     apply(_config, env) {
       // Vitest creates a dev server of its own, in mode 'test': starting Docker there would
