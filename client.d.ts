@@ -102,6 +102,8 @@ declare module 'virtual:ollama' {
     }[]
     defaultModel?: string
     error?: { message: string; hint?: string }
+    /** Ollama still serves, but something is wrong (e.g. Docker unreachable: crashes are not recovered). */
+    warning?: { message: string; hint?: string }
   }
 
   export type ChatId = string | number

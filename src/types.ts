@@ -51,6 +51,10 @@ export type EngineEvent =
   | { type: 'stopped'; message: string }
   | { type: 'failed'; problem: Problem }
   | { type: 'log'; level: 'info' | 'warn'; message: string }
+  /** Ollama still runs, but something it depends on is not right (Docker unreachable). */
+  | { type: 'degraded'; problem: Problem }
+  /** What `degraded` reported is over. */
+  | { type: 'restored'; message: string }
 
 /** A running Ollama the plugin talks to, whoever started it. */
 export interface Engine {
@@ -98,6 +102,8 @@ export interface StateSnapshot {
   /** The `auto` resolution, step by step. */
   resolution?: ResolutionStep[]
   error?: Problem
+  /** Something is wrong while Ollama keeps serving (e.g. Docker unreachable: crashes not recovered). */
+  warning?: Problem
 }
 
 /** `ollama:progress` payload: one figure per model, folded over all its layers. */

@@ -720,6 +720,8 @@ export interface StateSnapshot {
   }[]
   defaultModel?: string
   error?: { message: string; hint?: string }
+  /** Ollama still serves, but something is wrong (e.g. Docker unreachable: crashes are not recovered). */
+  warning?: { message: string; hint?: string }
 }
 
 export interface OllamaBrowserClient {

@@ -37,6 +37,11 @@ export function watchContainerEvents(
   onEvent: (event: ContainerEvent) => void,
   /** After a reconnect: the daemon keeps events in memory only, so a restart loses some. */
   onReconnect?: () => void,
+  /**
+   * A (re)connect attempt failed: the daemon (or the socket to it) is gone. Called on every failed
+   * attempt until one succeeds; `onReconnect` then says it is back.
+   */
+  onUnreachable?: (reason: string) => void,
 ): ContainerEventWatcher {
   let closed = false
   let stream: IncomingMessage | undefined
@@ -88,6 +93,10 @@ export function watchContainerEvents(
       debug('docker events connect failed: %s', errorMessage(err))
       // Never hold up the engine's start on the events stream: it keeps retrying.
       markReady()
+      if (closed) return
+      // Counted as a reconnect when it comes back, so missed events are judged from the state.
+      connectedOnce = true
+      onUnreachable?.(errorMessage(err))
       scheduleReconnect()
     }
   }

@@ -8,9 +8,17 @@ import { type ContainerEvent, watchContainerEvents } from './docker-events.js'
 import { parseInferenceCompute, readLogTail } from './docker-logs.js'
 import { createEngineEventHub, type EngineEventHub } from './engine-events.js'
 import { errorMessage, withLogTail } from './errors.js'
-import { waitForOllama } from './ollama-probe.js'
+import { probeOllama, waitForOllama } from './ollama-probe.js'
 
 const debug = debuglog('vite-plugin-ollama')
+
+/** How often Ollama is probed over HTTP while Docker cannot tell us about the container. */
+const HEALTH_INTERVAL_MS = 2000
+
+/** `docker kill` with no `-s`: the `kill` event's signal attribute is "9". */
+function isSigkill(signal: string | undefined): boolean {
+  return signal === '9' || signal === 'KILL' || signal === 'SIGKILL'
+}
 
 /** How crashes are retried. */
 export interface RestartPolicy {
@@ -47,9 +55,10 @@ export interface DockerSupervisor {
 }
 
 /**
- * Watches our container and keeps Ollama up: a crash (a `die` with no `kill`/`stop` before it)
- * is restarted with backoff up to a limit; a user's `docker stop` or `docker kill` is respected
- * and reported, and a later `docker start` is noticed.
+ * Watches our container and keeps Ollama up: a crash (a `die` with no `stop` or non-SIGKILL
+ * `kill` before it; a plain `docker kill` counts as a crash) is restarted with backoff up to a
+ * limit; a user's `docker stop` is respected and reported, and a later `docker start` is noticed.
+ * While Docker itself does not answer, that is reported (`degraded`) until it is back (`restored`).
  */
 export async function createDockerSupervisor(opts: SupervisorOptions): Promise<DockerSupervisor> {
   const policy: RestartPolicy = {
@@ -62,8 +71,13 @@ export async function createDockerSupervisor(opts: SupervisorOptions): Promise<D
   const info: EngineInfo = { kind: 'docker', url: opts.url, simulated: false }
   const container = opts.docker.getContainer(opts.containerId)
   const lifetime = new AbortController()
-  let state: 'running' | 'recovering' | 'stopped' | 'failed' = 'running'
+  // 'lost': Ollama stopped answering while Docker itself was unreachable, so nothing can be
+  // restarted yet; judged again when Docker answers.
+  let state: 'running' | 'recovering' | 'stopped' | 'failed' | 'lost' = 'running'
   let userStopped = false
+  /** The Docker daemon (or the socket to it) does not answer: crash recovery is paused. */
+  let unreachable = false
+  let healthTimer: NodeJS.Timeout | undefined
   let oom = false
   let closing = false
   const crashes: number[] = []
@@ -73,6 +87,12 @@ export async function createDockerSupervisor(opts: SupervisorOptions): Promise<D
     if (closing || (event.id && event.id !== opts.containerId)) return
     switch (event.action) {
       case 'kill':
+        // `docker stop` sends SIGTERM first (a SIGKILL only after its timeout), so a SIGTERM (or
+        // any other signal) is the user stopping it. A lone SIGKILL (`docker kill`, the way chaos
+        // tools and scripts crash a container) is treated as a crash and restarted; the message
+        // says how to stop it for good. Docker sends the signal as a number ("9").
+        if (!isSigkill(event.signal)) userStopped = true
+        return
       case 'stop':
         userStopped = true
         return
@@ -83,6 +103,8 @@ export async function createDockerSupervisor(opts: SupervisorOptions): Promise<D
         onDie(event)
         return
       case 'destroy':
+        // Gone for good: a recovery loop in flight must not try to start it again.
+        userStopped = true
         if (state !== 'stopped') {
           state = 'stopped'
           hub.emit({
@@ -110,7 +132,7 @@ export async function createDockerSupervisor(opts: SupervisorOptions): Promise<D
     if (state !== 'running') return // a restart attempt died: the recovery loop sees it
     const why =
       oom || code === 137
-        ? `was killed (exit code ${code}${oom ? ', out of memory' : ''})`
+        ? `was killed (exit code ${code}${oom ? ', out of memory' : ''}); restarting it (\`docker stop ${opts.name}\` keeps it stopped)`
         : `exited with code ${code}`
     oom = false
     hub.emit({ type: 'crashed', message: `Ollama's container ${opts.name} ${why}` })
@@ -234,10 +256,85 @@ export async function createDockerSupervisor(opts: SupervisorOptions): Promise<D
     }
   }
 
+  /**
+   * The events stream cannot reconnect: Docker stopped, or its socket went away. The container may
+   * well still run (chat keeps working), but a crash would go unnoticed: say so, and watch Ollama
+   * over HTTP meanwhile, so a container that dies too is reported.
+   */
+  function onUnreachable(reason: string): void {
+    if (closing || unreachable) return
+    unreachable = true
+    hub.emit({
+      type: 'degraded',
+      problem: {
+        message: `Docker does not answer (${reason}): crash recovery of the container ${opts.name} is paused.`,
+        hint: 'Start Docker again (Docker Desktop, Colima, Podman or `sudo systemctl start docker`); the plugin reconnects by itself.',
+      },
+    })
+    watchHealth()
+  }
+
+  function watchHealth(): void {
+    if (healthTimer || closing) return
+    healthTimer = setTimeout(async () => {
+      healthTimer = undefined
+      if (closing || !unreachable) return
+      if (state === 'running' && (await probeOllama(opts.url)).kind !== 'ollama') {
+        if (closing || !unreachable || state !== 'running') return
+        state = 'lost'
+        hub.emit({
+          type: 'crashed',
+          message: `Ollama stopped answering at ${opts.url} while Docker is unreachable; the plugin restarts the container ${opts.name} once Docker answers again`,
+        })
+      }
+      watchHealth()
+    }, HEALTH_INTERVAL_MS)
+    healthTimer.unref()
+  }
+
+  /** The events stream is back: lift the warning and judge what happened meanwhile. */
+  async function onReconnect(): Promise<void> {
+    if (closing) return
+    if (healthTimer) clearTimeout(healthTimer)
+    healthTimer = undefined
+    const was = unreachable
+    unreachable = false
+    if (was)
+      hub.emit({ type: 'restored', message: 'Docker answers again: crash recovery is back on.' })
+    if (state === 'lost') {
+      // Replayed `die` events are ignored while lost: decide from the container's state instead.
+      const death = await containerDeath(container)
+      if (closing || state !== 'lost') return
+      if (death) {
+        void recover()
+        return
+      }
+      state = 'recovering'
+      try {
+        info.version = await waitForOllama(opts.url, {
+          timeoutMs: opts.readyTimeoutMs,
+          signal: lifetime.signal,
+          what: `The container ${opts.name}`,
+          died: () => containerDeath(container),
+        })
+        if (closing || state !== 'recovering') return
+        state = 'running'
+        hub.emit({ type: 'recovered' })
+      } catch (err) {
+        if (closing) return
+        debug('after Docker came back: %s', errorMessage(err))
+        void recover()
+      }
+      return
+    }
+    await checkState(was ? ' while Docker was unreachable' : ' while the Docker daemon restarted')
+  }
+
   function closeSync(): void {
     closing = true
     lifetime.abort()
     if (gpuTimer) clearTimeout(gpuTimer)
+    if (healthTimer) clearTimeout(healthTimer)
     watcher.close()
   }
 
@@ -245,7 +342,8 @@ export async function createDockerSupervisor(opts: SupervisorOptions): Promise<D
     opts.eventsClient,
     opts.name,
     onContainerEvent,
-    () => void checkState(' while the Docker daemon restarted'),
+    () => void onReconnect(),
+    onUnreachable,
   )
   await watcher.ready
   void checkState('')

@@ -184,7 +184,9 @@ export async function startDockerEngine(opts: DockerEngineOptions): Promise<Dock
       }
     }
     try {
-      await container.start()
+      // A racing dev server that lost the create (409) starts the winner's container too: our own
+      // start may then answer 304, which must not be taken for a failure (and remove it).
+      await startContainer(container)
       return { id: container.id, spec, owned: true, how: 'created' }
     } catch (err) {
       await removeContainer(docker, container.id)

@@ -15,6 +15,7 @@ export interface LiveConfig {
   firstByteDelayMs?: number
   exitAfterTokens?: number
   errorAfterTokens?: number
+  pullErrors?: Record<string, string>
 }
 
 export interface SimContext {

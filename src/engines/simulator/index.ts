@@ -64,6 +64,13 @@ export interface SimulatorOptions {
    * `{"error":"an error was encountered while running the model"}` (HTTP 500 with stream:false).
    */
   errorAfterTokens?: number
+  /**
+   * Fault: pulls of these models fail mid-stream with this error line, after the manifest and
+   * a first progress line, as Ollama reports a failed download (reference/ollama-api.md §3.3),
+   * e.g. `{ 'llama3.2': 'write /root/.ollama/models/blobs/sha256-…-partial: no space left on device' }`.
+   * Keys are model names in any spelling (`llama3.2` matches `llama3.2:latest`).
+   */
+  pullErrors?: Record<string, string>
   /** Extra CORS origins, as `OLLAMA_ORIGINS` (`['*']` allows every origin). @default [] */
   origins?: string[]
   /** Version reported by `/api/version`. @default '0.32.6' */
@@ -111,6 +118,7 @@ const LIVE_KEYS = [
   'firstByteDelayMs',
   'exitAfterTokens',
   'errorAfterTokens',
+  'pullErrors',
 ] as const
 
 /** Starts an Ollama-compatible server; resolves once it listens. */
@@ -142,7 +150,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       if (!(key in faults)) continue
       const value = faults[key]
       if (value === undefined) delete config[key]
-      else config[key] = value
+      else Object.assign(config, { [key]: value })
     }
     if (config.tokenDelayMs === undefined) config.tokenDelayMs = 0
     if (config.pullBytesPerSecond === undefined) config.pullBytesPerSecond = 2e9

@@ -148,6 +148,21 @@ export async function handlePull(
   send({ status: 'pulling manifest' })
   const manifest = ctx.registry.manifest(display)
   if (!manifest) return fail('pull model manifest: file does not exist')
+  const injected = pullErrorFor(ctx, display)
+  if (injected !== undefined) {
+    // A download that fails part-way: one progress line for the first layer, then the error line.
+    const first = manifest.layers[0]
+    if (first) {
+      const status = `pulling ${first.digest.slice(7, 19)}`
+      send({
+        status,
+        digest: first.digest,
+        total: first.size,
+        completed: Math.floor(first.size / 3),
+      })
+    }
+    return fail(injected)
+  }
   for (const layer of manifest.layers) {
     if (!(await pullLayer(downloads, layer, stream.signal, send))) return
   }
@@ -158,6 +173,17 @@ export async function handlePull(
   stream.complete()
   if (streaming) res.end()
   else sendJson(res, 200, last)
+}
+
+/** The `pullErrors` fault configured for this model, by any spelling of its name. */
+function pullErrorFor(ctx: SimContext, display: string): string | undefined {
+  const faults = ctx.config.pullErrors
+  if (!faults) return undefined
+  for (const [name, message] of Object.entries(faults)) {
+    const parsed = parseModelName(name)
+    if (name === display || (parsed && displayName(parsed) === display)) return message
+  }
+  return undefined
 }
 
 /** Streams one layer's progress; false when the client went away. */
