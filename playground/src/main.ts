@@ -1,5 +1,12 @@
 /// <reference types="../../client.d.ts" />
-import { type ChatMetrics, type ChatReply, connect, pull, status } from 'virtual:ollama'
+import {
+  type ChatMetrics,
+  type ChatReply,
+  connect,
+  pull,
+  type StateSnapshot,
+  status,
+} from 'virtual:ollama'
 import { renderMarkdown } from './markdown.ts'
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
@@ -80,7 +87,8 @@ async function send(): Promise<void> {
   const answer = bubble('assistant', modelSelect.value || 'assistant')
   sendButton.disabled = true
   stopButton.disabled = false
-  const reply = socket.chat(content, { model: modelSelect.value || undefined })
+  // In the room, so the other tabs watch it stream (connect's room only subscribes this tab).
+  const reply = socket.chat(content, { model: modelSelect.value || undefined, room })
   current = reply
   try {
     for await (const token of reply) answer.append(token)
@@ -136,7 +144,10 @@ stopButton.addEventListener('click', () => current?.cancel())
 
 /** The model picker lists what the plugin knows: the app's models and what has been pulled. */
 async function refreshModels(select?: string): Promise<void> {
-  const snapshot = await status()
+  showModels(await status(), select)
+}
+
+function showModels(snapshot: StateSnapshot, select?: string): void {
   const names = snapshot.models.map((m) => m.name)
   const chosen = select ?? (modelSelect.value || snapshot.defaultModel || names[0] || '')
   modelSelect.replaceChildren(
@@ -180,5 +191,8 @@ $<HTMLFormElement>('pull').addEventListener('submit', async (event) => {
 })
 
 // The models appear once the plugin has read them from Ollama; the overlay shows the rest.
-void refreshModels()
-import.meta.hot?.on('ollama:state', () => void refreshModels())
+refreshModels().catch(() => {
+  // The dev server is restarting or gone: the overlay says so, and `ollama:state` refills this.
+})
+// The pushed state is the snapshot itself: no fetch, which could race a restarting server.
+import.meta.hot?.on('ollama:state', (snapshot: StateSnapshot) => showModels(snapshot))
