@@ -154,6 +154,25 @@ describe.skipIf(skipBrowser)(browserSuite, () => {
     expect(await page.locator(TAG).getAttribute('collapsed')).toBeNull()
   })
 
+  it('shows a warning in yellow and stays open while it lasts (Docker unreachable)', async () => {
+    const page = await openOverlay({
+      ...readySnapshot,
+      warning: {
+        message: 'Docker is unreachable: crash recovery is paused',
+        hint: 'Start Docker again; chat keeps working while Ollama answers.',
+      },
+    })
+    await expect
+      .poll(() => part(page, 'problem-message').textContent(), poll)
+      .toBe('Docker is unreachable: crash recovery is paused')
+    expect(await part(page, 'problem').getAttribute('data-warning')).toBe('')
+    expect(await part(page, 'problem-hint').textContent()).toMatch(/Start Docker again/)
+    expect(await page.locator(TAG).getAttribute('collapsed')).toBeNull()
+    harness.sendState(readySnapshot)
+    await expect.poll(() => part(page, 'problem').isVisible(), poll).toBe(false)
+    expect(await page.locator(TAG).getAttribute('collapsed')).toBe('')
+  })
+
   it('shows a clear "simulated" badge when the engine is the simulator', async () => {
     const page = await openOverlay({
       ...readySnapshot,

@@ -78,6 +78,7 @@ export class OllamaOverlayElement extends BaseElement implements OverlayElement 
     const s = this.#snapshot
     const quiet =
       s?.phase === 'ready' &&
+      !s.warning &&
       s.models.every((m) => !m.error && !m.warning && m.status !== 'pulling')
     this.#setCollapsed(Boolean(quiet))
   }

@@ -204,6 +204,8 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 1px; }
 :host([phase='unavailable']) .problem { border-left-color: var(--yellow); background: color-mix(in srgb, var(--yellow) 8%, transparent); }
 .problem .error { margin-top: 0; }
 :host([phase='unavailable']) .problem .error { color: var(--yellow); }
+.problem[data-warning] { border-left-color: var(--yellow); background: color-mix(in srgb, var(--yellow) 8%, transparent); }
+.problem[data-warning] .error { color: var(--yellow); }
 
 .note { margin-top: 10px; color: var(--dim); font-style: italic; }
 

@@ -133,11 +133,17 @@ export function renderFacts(parts: CardParts, snapshot: StateSnapshot | null): v
   setText(parts.engine, snapshot ? engineLine(snapshot.engine) : '…')
   parts.simulated.hidden = !snapshot?.engine?.simulated
   setText(parts.gpu, snapshot ? gpuLine(snapshot.gpu) : '…')
-  renderProblem(parts, snapshot?.error)
+  // A warning (Docker unreachable while Ollama still answers) shows where errors do, in yellow.
+  renderProblem(
+    parts,
+    snapshot?.error ?? snapshot?.warning,
+    !snapshot?.error && !!snapshot?.warning,
+  )
 }
 
-function renderProblem(parts: CardParts, problem: Problem | undefined): void {
+function renderProblem(parts: CardParts, problem: Problem | undefined, warning = false): void {
   parts.problem.hidden = !problem
+  parts.problem.toggleAttribute('data-warning', warning)
   setText(parts.problemMessage, problem?.message ?? '')
   setText(parts.problemHint, problem?.hint ?? '')
   parts.problemHint.hidden = !problem?.hint
