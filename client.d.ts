@@ -168,7 +168,7 @@ declare module 'virtual:ollama' {
   export interface ConnectOptions {
     /** Keep history across reconnects and tabs by naming the session; else the server picks one. */
     session?: string
-    /** Join this room at once (every member receives the room's streams). */
+    /** Join this room at once (every member receives the room's streams); `chat()` streams to it. */
     room?: string
     /** Model for `chat()` when it names none. */
     model?: string

@@ -175,8 +175,8 @@ describe('virtual:ollama (src/client/index.ts)', () => {
     bob.on('token', (frame) => {
       watched += frame.content
     })
-    // Alice's chat in the room: Bob, who only listens, sees the same text.
-    const result = await alice.chat('room broadcast', { room: 'studio' }).result
+    // Alice's chat (in her socket's room, named by connect()): Bob, who only listens, sees it.
+    const result = await alice.chat('room broadcast').result
     const done = await bobDone
     expect(done.room).toBe('studio')
     expect(done.session).toBe(alice.session)

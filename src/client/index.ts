@@ -343,7 +343,7 @@ export interface SocketEvents {
 export interface ConnectOptions {
   /** Keep history across reconnects and tabs by naming the session; else the server picks one. */
   session?: string
-  /** Join this room at once (every member receives the room's streams). */
+  /** Join this room at once (every member receives the room's streams); `chat()` streams to it. */
   room?: string
   /** Model for `chat()` when it names none. */
   model?: string
@@ -621,7 +621,8 @@ function connectWith(config: ClientConfig, opts: ConnectOptions = {}): ChatSocke
       const chat: PendingChat = { session, queue, content: '', resolve, reject }
       pending.set(id, chat)
       const model = chatOpts.model ?? opts.model ?? config.defaultModel
-      const room = chatOpts.room
+      // A socket opened with `room` chats in that room unless a chat names another.
+      const room = chatOpts.room ?? opts.room
       const frame = {
         type: 'chat',
         id,
