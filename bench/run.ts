@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { Figure } from './harness.js'
@@ -49,7 +49,29 @@ const table = [
   ...rows,
   '',
 ].join('\n')
-if (!only.length) writeFileSync(fileURLToPath(new URL('./RESULTS.md', import.meta.url)), table)
+if (!only.length) {
+  writeFileSync(fileURLToPath(new URL('./RESULTS.md', import.meta.url)), table)
+  // The README shows the same figures: replace its table between the markers.
+  const readmePath = fileURLToPath(new URL('../README.md', import.meta.url))
+  const readme = readFileSync(readmePath, 'utf8')
+  const short = [
+    `Measured on ${machine}, ${new Date().toISOString().slice(0, 10)}.`,
+    '',
+    '| figure | value | goal |',
+    '| --- | --- | --- |',
+    ...figures.map(
+      (f) =>
+        `| \`${f.name}\` | ${f.value} | ${f.goal ? `${f.goal}${f.met ? '' : ' (missed)'}` : ''} |`,
+    ),
+  ].join('\n')
+  writeFileSync(
+    readmePath,
+    readme.replace(
+      /<!-- bench-table -->[\s\S]*<!-- \/bench-table -->/,
+      `<!-- bench-table -->\n${short}\n<!-- /bench-table -->`,
+    ),
+  )
+}
 console.log(
   `bench: ${figures.length} figures in ${Math.round((performance.now() - started) / 1000)} s`,
 )
