@@ -1,0 +1,177 @@
+// The HTTP routes from the browser: chat (JSON), chatStream and pull (Server-Sent Events), status.
+import { readSse } from './sse.js'
+import type {
+  ChatInput,
+  ChatMetrics,
+  ChatOptions,
+  ChatResult,
+  ChatStreamOptions,
+  ClientConfig,
+  PullProgress,
+  StateSnapshot,
+} from './types.js'
+
+/** A failed route call: the route's status (0 when the dev server could not be reached) and hint. */
+export class OllamaRouteError extends Error {
+  override name = 'OllamaRouteError'
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly hint?: string,
+  ) {
+    super(message)
+  }
+}
+
+/** A route's URL under `base`, made absolute against the page (the socket needs a full URL). */
+export function resolveUrl(base: string, path: string): string {
+  const full = base.replace(/\/+$/, '') + path
+  if (/^[a-z][a-z0-9+.-]*:/i.test(full)) return full
+  const here = (globalThis as { location?: { href: string } }).location?.href
+  if (!here)
+    throw new Error(
+      `vite-plugin-ollama: base "${base}" is relative and there is no page URL; configure({ base }) with an absolute URL`,
+    )
+  return new URL(full, here).href
+}
+
+function chatBody(config: ClientConfig, input: ChatInput, opts: ChatOptions): string {
+  const model = opts.model ?? config.defaultModel
+  return JSON.stringify({
+    ...(typeof input === 'string' ? { prompt: input } : { messages: input }),
+    ...(model ? { model } : {}),
+    ...(opts.options ? { options: opts.options } : {}),
+    ...(opts.system !== undefined ? { system: opts.system } : {}),
+  })
+}
+
+async function routeError(response: Response): Promise<OllamaRouteError> {
+  let message = `${response.status} ${response.statusText}`
+  let hint: string | undefined
+  try {
+    const body = (await response.json()) as { error?: unknown; hint?: unknown }
+    if (typeof body.error === 'string') message = body.error
+    else if (typeof (body.error as { message?: unknown })?.message === 'string')
+      message = (body.error as { message: string }).message
+    if (typeof body.hint === 'string') hint = body.hint
+  } catch {
+    // Not JSON: the status line says enough.
+  }
+  return new OllamaRouteError(message, response.status, hint)
+}
+
+async function post(
+  config: ClientConfig,
+  path: string,
+  body: string,
+  accept: string,
+  signal?: AbortSignal,
+): Promise<Response> {
+  let response: Response
+  try {
+    response = await fetch(resolveUrl(config.base ?? '/__ollama', path), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: accept },
+      body,
+      ...(signal ? { signal } : {}),
+    })
+  } catch (err) {
+    if ((err as Error).name === 'AbortError') throw err
+    throw new OllamaRouteError(
+      `The dev server did not answer: ${(err as Error).message}`,
+      0,
+      'Is `vite` still running?',
+    )
+  }
+  if (!response.ok) throw await routeError(response)
+  return response
+}
+
+/** One complete reply: `{ content, metrics }`. */
+export async function chatWith(
+  config: ClientConfig,
+  input: ChatInput,
+  opts: ChatOptions = {},
+): Promise<ChatResult> {
+  const response = await post(
+    config,
+    '/chat',
+    chatBody(config, input, opts),
+    'application/json',
+    opts.signal,
+  )
+  return (await response.json()) as ChatResult
+}
+
+/**
+ * The reply as it is generated, piece by piece. Stop early with `break` or `signal`; both close
+ * the request, so the model stops too.
+ */
+export async function* chatStreamWith(
+  config: ClientConfig,
+  input: ChatInput,
+  opts: ChatStreamOptions = {},
+): AsyncGenerator<string, void, undefined> {
+  const response = await post(
+    config,
+    '/chat',
+    chatBody(config, input, opts),
+    'text/event-stream',
+    opts.signal,
+  )
+  if (!response.body) throw new OllamaRouteError('The chat answer has no body', response.status)
+  for await (const { event, data } of readSse(response.body)) {
+    if (event === 'token') {
+      yield (JSON.parse(data) as { content: string }).content
+    } else if (event === 'done') {
+      opts.onDone?.((JSON.parse(data) as { metrics: ChatMetrics }).metrics)
+      return
+    } else if (event === 'error') {
+      const { message, hint } = JSON.parse(data) as { message: string; hint?: string }
+      throw new OllamaRouteError(message, 200, hint)
+    }
+  }
+  throw new OllamaRouteError(
+    'The chat stream ended without a done event',
+    200,
+    'The dev server may have restarted: retry.',
+  )
+}
+
+/** The plugin's state: phase, engine, GPU, models (what the overlay shows). */
+export async function statusWith(
+  config: ClientConfig,
+  signal?: AbortSignal,
+): Promise<StateSnapshot> {
+  const response = await fetch(
+    resolveUrl(config.base ?? '/__ollama', '/status'),
+    signal ? { signal } : {},
+  )
+  if (!response.ok) throw await routeError(response)
+  return (await response.json()) as StateSnapshot
+}
+
+/** `{ model }` pull through the plugin (progress also shows in the overlay). */
+export async function* pullWith(
+  config: ClientConfig,
+  model: string,
+  opts: { signal?: AbortSignal } = {},
+): AsyncGenerator<PullProgress, void, undefined> {
+  const response = await post(
+    config,
+    '/pull',
+    JSON.stringify({ model }),
+    'text/event-stream',
+    opts.signal,
+  )
+  if (!response.body) throw new OllamaRouteError('The pull answer has no body', response.status)
+  for await (const { event, data } of readSse(response.body)) {
+    if (event === 'progress') yield JSON.parse(data) as PullProgress
+    else if (event === 'done') return
+    else if (event === 'error') {
+      const { message, hint } = JSON.parse(data) as { message: string; hint?: string }
+      throw new OllamaRouteError(message, 200, hint)
+    }
+  }
+  throw new OllamaRouteError('The pull stream ended without a done event', 200)
+}

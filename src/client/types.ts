@@ -1,0 +1,207 @@
+// The wire shapes of the browser client: what `virtual:ollama` sends, receives and takes as
+// options. Copied from the server on purpose (src/types.ts, src/server/ws.ts): the browser code
+// must not import Node code. client.d.ts mirrors these for apps.
+
+export type ChatRole = 'system' | 'user' | 'assistant' | 'tool'
+
+export interface ChatMessage {
+  role: ChatRole
+  content: string
+  /** Base64 images, for vision models. */
+  images?: string[]
+}
+
+/** A prompt (one user message) or a whole conversation. */
+export type ChatInput = string | ChatMessage[]
+
+export interface ChatMetrics {
+  model: string
+  tokens: number
+  tokensPerSecond: number
+  ttftMs: number
+  totalMs: number
+  promptTokens?: number
+  loadMs?: number
+  doneReason?: string
+}
+
+export interface ChatResult {
+  content: string
+  metrics: ChatMetrics
+}
+
+export interface ChatOptions {
+  /** Defaults to the configured `defaultModel`, then to the plugin's. */
+  model?: string
+  /** Ollama model options: `temperature`, `num_predict`, `num_ctx`… */
+  options?: Record<string, unknown>
+  /** A system prompt put before the messages. */
+  system?: string
+  signal?: AbortSignal
+}
+
+export interface ChatStreamOptions extends ChatOptions {
+  /** Called once with the metrics when the reply is complete. */
+  onDone?: (metrics: ChatMetrics) => void
+}
+
+export interface ClientConfig {
+  /** The routes' prefix: `'/__ollama'` behind Vite's `base`, or an absolute URL. */
+  base?: string
+  defaultModel?: string
+}
+
+export interface PullProgress {
+  model: string
+  status: string
+  completed: number
+  total: number
+  percent: number
+  bytesPerSecond: number
+  etaSeconds: number | null
+}
+
+export interface StateSnapshot {
+  phase: 'detecting' | 'starting' | 'pulling' | 'ready' | 'unavailable' | 'error' | 'stopped'
+  engine: {
+    kind: 'external' | 'docker' | 'native' | 'simulator'
+    url: string
+    version?: string
+    simulated: boolean
+    container?: { id: string; name: string; image: string }
+    pid?: number
+    reason?: string
+    gpuInUse?: boolean
+  } | null
+  gpu: {
+    gpus: { name: string; vendor: string; vramBytes?: number }[]
+    accelerator: string
+    budgetBytes?: number
+    recommendation?: string
+  } | null
+  models: {
+    name: string
+    status: 'missing' | 'pulling' | 'present' | 'loaded' | 'error'
+    progress?: PullProgress
+    processor?: string
+    error?: { message: string; hint?: string }
+    warning?: string
+  }[]
+  defaultModel?: string
+  error?: { message: string; hint?: string }
+  /** Ollama still serves, but something is wrong (e.g. Docker unreachable: crashes are not recovered). */
+  warning?: { message: string; hint?: string }
+}
+
+// Frames of the WebSocket chat (`connect()`).
+
+/** Frames from the server. Room frames carry `room` and the originating `session`. */
+export type ServerFrame =
+  | { type: 'ready'; session: string; rooms: string[] }
+  | { type: 'start'; id: ChatId; session: string; room?: string; model: string; content: string }
+  | { type: 'token'; id: ChatId; session: string; room?: string; content: string }
+  | { type: 'done'; id: ChatId; session: string; room?: string; metrics: ChatMetrics }
+  | {
+      type: 'error'
+      id?: ChatId
+      session?: string
+      room?: string
+      message: string
+      hint?: string
+      code?: string
+    }
+  | { type: 'joined'; room: string; members: number }
+  | { type: 'left'; room: string }
+
+export type ChatId = string | number
+
+/** Frames to the server (`send` takes any of these). */
+export type ClientFrame =
+  | {
+      type: 'chat'
+      id: ChatId
+      session?: string
+      room?: string
+      model?: string
+      content: string
+      options?: Record<string, unknown>
+    }
+  | {
+      type: 'chat'
+      id: ChatId
+      session?: string
+      room?: string
+      model?: string
+      messages: ChatMessage[]
+      options?: Record<string, unknown>
+    }
+  | { type: 'cancel'; id: ChatId }
+  | { type: 'join'; room: string }
+  | { type: 'leave'; room: string }
+
+type FrameOf<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>
+
+export interface SocketEvents {
+  open: undefined
+  close: { code: number; reason: string; willReconnect: boolean }
+  ready: FrameOf<'ready'>
+  start: FrameOf<'start'>
+  token: FrameOf<'token'>
+  done: FrameOf<'done'>
+  error: FrameOf<'error'>
+  joined: FrameOf<'joined'>
+  left: FrameOf<'left'>
+  message: ServerFrame
+}
+
+export interface ConnectOptions {
+  /** Keep history across reconnects and tabs by naming the session; else the server picks one. */
+  session?: string
+  /** Join this room at once (every member receives the room's streams); `chat()` streams to it. */
+  room?: string
+  /** Model for `chat()` when it names none. */
+  model?: string
+  /** Reconnect with backoff when the connection drops. @default true */
+  reconnect?: boolean
+  /** @default 500 */
+  minDelayMs?: number
+  /** @default 10000 */
+  maxDelayMs?: number
+  onToken?: (frame: FrameOf<'token'>) => void
+  onDone?: (frame: FrameOf<'done'>) => void
+  onError?: (frame: FrameOf<'error'>) => void
+  onStart?: (frame: FrameOf<'start'>) => void
+  onMessage?: (frame: ServerFrame) => void
+}
+
+/** One chat over the socket: iterate it for the text, or await `result`. */
+export interface ChatReply extends AsyncIterable<string> {
+  readonly id: ChatId
+  /** The whole reply with its metrics; rejects on error or cancel. */
+  readonly result: Promise<ChatResult>
+  cancel(): void
+}
+
+export interface ChatSocket {
+  /** The session id, once the server said it (immediately when given in the options). */
+  readonly session: string | undefined
+  readonly state: 'connecting' | 'open' | 'closed'
+  /** Sends `content` (added to the session's history) or a whole conversation. */
+  chat(
+    input: ChatInput,
+    opts?: {
+      id?: ChatId
+      model?: string
+      room?: string
+      options?: Record<string, unknown>
+      signal?: AbortSignal
+    },
+  ): ChatReply
+  /** Sends a raw frame (queued while connecting). */
+  send(frame: ClientFrame): void
+  cancel(id: ChatId): void
+  join(room: string): void
+  leave(room: string): void
+  on<K extends keyof SocketEvents>(type: K, listener: (event: SocketEvents[K]) => void): () => void
+  close(): void
+}
