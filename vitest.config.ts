@@ -8,6 +8,5 @@ export default defineConfig({
     // Docker and browser suites share one engine and one machine: keep files from trampling
     // each other's containers and ports.
     maxWorkers: 2,
-    reporters: process.env.CI ? ['default'] : ['default'],
   },
 })
