@@ -1,5 +1,7 @@
 import http from 'node:http'
+import { generateText, streamText } from 'ai'
 import { Ollama } from 'ollama'
+import { createOllama } from 'ollama-ai-provider-v2'
 import OpenAI from 'openai'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { simulatedReply, tokenize } from '../src/engines/simulator/index.js'
@@ -68,6 +70,27 @@ describe('proxy /api/* and /v1/*', () => {
         status_code: 404,
         error: "model 'not-installed' not found",
       })
+    })
+  })
+
+  describe("the Vercel AI SDK's Ollama provider, pointed at the dev server", () => {
+    const model = () => createOllama({ baseURL: `${h.url}/api` })('llama3.2')
+
+    it('generates text', async () => {
+      const { text } = await generateText({ model: model(), prompt: 'ai sdk please' })
+      expect(text).toBe(simulatedReply('llama3.2', 'ai sdk please'))
+    })
+
+    it('streams text', async () => {
+      const result = streamText({ model: model(), prompt: 'ai sdk stream' })
+      let text = ''
+      let parts = 0
+      for await (const delta of result.textStream) {
+        text += delta
+        parts++
+      }
+      expect(text).toBe(simulatedReply('llama3.2', 'ai sdk stream'))
+      expect(parts).toBeGreaterThan(3)
     })
   })
 
