@@ -135,7 +135,7 @@ export const MODEL_CATALOG: readonly CatalogModel[] = [
     "IBM's 8B model for tools and RAG",
   ),
   m('codellama:7b', ['codellama'], '7B', 3.8 * GB, 'code', 45, "Meta's older coding model"),
-  m('llava:7b', ['llava'], '7B', 4.5 * GB, 'vision', 50, 'reads images'),
+  m('llava:7b', ['llava'], '7B', 4.7 * GB, 'vision', 50, 'reads images'),
   m('moondream:1.8b', ['moondream'], '1.4B', 829 * MB, 'vision', 30, 'tiny image model'),
   // DeepSeek-R1 distills (reasoning: they think before answering)
   m('deepseek-r1:1.5b', [], '1.5B', 1.1 * GB, 'reasoning', 38, 'tiny reasoning distill'),
