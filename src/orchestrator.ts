@@ -285,6 +285,9 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
       case 'recovered':
         this.problem = undefined
         this.log('info', 'Ollama is back')
+        // From `stopped` (a `docker start` of yours) or `error` too: back through the models
+        // check, which settles on ready.
+        this.setPhase('starting')
         this.running = this.ensureModels()
         break
       case 'stopped':

@@ -113,6 +113,25 @@ describe.skipIf(skip)(title, () => {
     return { ...served, ready }
   }
 
+  it('a docker stop of yours shows as stopped and is not undone; docker start brings it back to ready', async () => {
+    const opts = await options()
+    const { url, ready } = await serve(opts)
+    const name = opts.docker!.containerName!
+    await dockerCli(['stop', '-t', '1', name])
+    const stopped = await waitForStatus(url, (s) => s.phase === 'stopped', 30_000, 'stopped')
+    expect(stopped.error?.hint).toBeTruthy()
+    // Respected: nothing starts it again behind the user's back.
+    await new Promise((r) => setTimeout(r, 1500))
+    expect((await dockerCli(['inspect', '-f', '{{.State.Running}}', name])).stdout.trim()).toBe(
+      'false',
+    )
+    await dockerCli(['start', name])
+    const back = await waitForStatus(url, isReady, 60_000, 'ready after docker start')
+    expect(back.engine?.container?.id).toBe(ready.engine?.container?.id)
+    expect(back.error).toBeUndefined()
+    expect((await chatJson(url)).status).toBe(200)
+  }, 120_000)
+
   it('a container killed mid-stream ends the SSE chat with an error event, comes back, and chats again', async () => {
     // Slow tokens, so the kill lands while the reply streams.
     const opts = await options({ SIM_TOKEN_DELAY_MS: '100' })
