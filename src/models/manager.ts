@@ -261,12 +261,19 @@ export class ModelManager {
         attemptController.abort()
       }
       try {
+        let last = folder.current()
         for await (const line of this.deps.client.pull(model, {
           signal: attemptController.signal,
         })) {
-          clearTimeout(timer)
-          timer = setTimeout(onStall, stallMs)
-          emit(folder.add(line))
+          const next = folder.add(line)
+          // Ollama repeats its last line every 60 ms whether or not bytes arrive (ollama-api.md
+          // §3.2): only new bytes or a new stage count as progress.
+          if (next.completed > last.completed || next.status !== last.status) {
+            clearTimeout(timer)
+            timer = setTimeout(onStall, stallMs)
+          }
+          last = next
+          emit(next)
         }
         return
       } catch (error) {
