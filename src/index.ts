@@ -123,8 +123,12 @@ export function ollama(userOptions: OllamaPluginOptions = {}): Plugin {
       const stopTerminal = reportToTerminal(orchestrator, {
         logger: config.logger,
         stream: process.stdout,
-        chatUrl: () =>
-          `${server.resolvedUrls?.local[0]?.replace(/\/$/, '') ?? ''}${options.base}/chat`,
+        // During a restart the new server has no URLs yet: the last known one is the same.
+        chatUrl: () => {
+          const local = server.resolvedUrls?.local[0]
+          if (local) processState().lastUrl = local.replace(/\/$/, '')
+          return `${processState().lastUrl ?? ''}${options.base}/chat`
+        },
       })
       // This instance's ties to the orchestrator die with its server; the orchestrator does not.
       const detach = () => {

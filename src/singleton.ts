@@ -19,6 +19,8 @@ interface ProcessState {
    * and exit while `ollama serve` is still running.
    */
   disposals: Set<Promise<void>>
+  /** The dev server's last local URL, for messages printed while a restart has none yet. */
+  lastUrl?: string
 }
 
 const key = Symbol.for('vite-plugin-ollama')
