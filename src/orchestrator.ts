@@ -228,7 +228,9 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
       },
     })
     this.unsubscribeEngine = engine.onEvent((event) => this.onEngineEvent(event))
-    const why = engine.info.reason ? ` (${engine.info.reason})` : ''
+    // "engine is X" only repeats the config; a reason that explains a choice is worth the line.
+    const reason = engine.info.reason
+    const why = reason && !reason.startsWith('engine is') ? ` (${reason})` : ''
     this.log('info', `engine: ${describeEngine(engine)}${why}`)
   }
 

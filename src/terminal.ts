@@ -31,6 +31,8 @@ export function reportToTerminal(orchestrator: Orchestrator, options: TerminalOp
   let drawn = 0
   let lastBytesWritten = -1
   let lastPhase: Phase | undefined
+  /** The error each model last reported, so a failure is printed once. */
+  const reported = new Map<string, string>()
 
   const line = (msg: string) => `${colors.dim(new Date().toLocaleTimeString())} ${TAG} ${msg}`
 
@@ -84,10 +86,17 @@ export function reportToTerminal(orchestrator: Orchestrator, options: TerminalOp
 
   const onState = (snapshot: StateSnapshot) => {
     for (const model of snapshot.models) {
-      if (model.status === 'error' && model.error && bars.has(model.name)) {
-        bars.delete(model.name)
-        drawBars()
+      if (model.status !== 'error' || !model.error) {
+        reported.delete(model.name)
+        continue
       }
+      // Each failure once, the moment it happens, whatever else is going on.
+      const key = `${model.error.message}|${model.error.hint}`
+      if (reported.get(model.name) === key) continue
+      reported.set(model.name, key)
+      bars.delete(model.name)
+      const hint = model.error.hint ? `\n  ${model.error.hint}` : ''
+      print('error', `${model.name}: ${model.error.message}${hint}`)
     }
     if (snapshot.phase === lastPhase) return
     lastPhase = snapshot.phase
@@ -97,17 +106,6 @@ export function reportToTerminal(orchestrator: Orchestrator, options: TerminalOp
         'info',
         `${colors.green('ready')} ${colors.dim(`(${models})`)} → chat at ${colors.cyan(options.chatUrl())}`,
       )
-    } else if (snapshot.phase === 'pulling') {
-      const pulling = snapshot.models.filter((m) => m.status === 'pulling').map((m) => m.name)
-      if (pulling.length) print('info', `pulling ${pulling.join(', ')}`)
-    }
-    for (const model of snapshot.models) {
-      if (model.status === 'error' && model.error) {
-        print(
-          'error',
-          `${model.name}: ${model.error.message}${model.error.hint ? `\n  ${model.error.hint}` : ''}`,
-        )
-      }
     }
   }
 

@@ -92,6 +92,28 @@ describe('the plugin in a real dev server', () => {
     expect(Math.max(...events.map((e) => e.total))).toBeGreaterThan(1e9)
   })
 
+  it("speaks in Vite's voice off a TTY: a line per 10% of each pull, each failure once with its fix", async () => {
+    const { url, logger } = await serve({
+      engine: 'simulator',
+      models: ['llama3.2', 'llama3.3:2b'],
+      warmup: false,
+      simulator: { pullBytesPerSecond: 500e6 },
+    })
+    await waitFor(async () => (await status(url)).phase === 'ready', 30_000, 'ready')
+    const lines = logger.lines.filter((l) => l.includes('[ollama]'))
+    const steps = lines
+      .map((l) => /pulling llama3\.2: (\d+)%/.exec(l)?.[1])
+      .filter(Boolean)
+      .map(Number)
+    expect(steps.length).toBeGreaterThanOrEqual(4)
+    expect(steps.length).toBeLessThanOrEqual(11)
+    expect(new Set(steps.map((p) => Math.floor(p / 10))).size).toBe(steps.length)
+    expect(steps.at(-1)).toBe(100)
+    const failures = lines.filter((l) => l.includes("'llama3.3:2b' is not in the Ollama library"))
+    expect(failures).toHaveLength(1)
+    expect(logger.lines.join('\n')).toMatch(/ollama\.com\/library/)
+  })
+
   it('answers ollama:hello with the snapshot, to that tab only', async () => {
     const { url } = await serve({ engine: 'simulator', models: [] })
     await waitFor(async () => (await status(url)).phase === 'ready', 20_000, 'ready')
