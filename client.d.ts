@@ -74,8 +74,33 @@ declare module 'virtual:ollama' {
     etaSeconds: number | null
   }
 
+  export type Phase =
+    | 'detecting'
+    | 'starting'
+    | 'pulling'
+    | 'ready'
+    | 'unavailable'
+    | 'error'
+    | 'stopped'
+
+  /** What happened, and what to do about it. */
+  export interface Problem {
+    message: string
+    hint?: string
+  }
+
+  export interface ModelState {
+    name: string
+    status: 'missing' | 'pulling' | 'present' | 'loaded' | 'error'
+    progress?: PullProgress
+    /** Where it runs once loaded: "100% GPU", "100% CPU" or "48%/52% CPU/GPU". */
+    processor?: string
+    error?: Problem
+    warning?: string
+  }
+
   export interface StateSnapshot {
-    phase: 'detecting' | 'starting' | 'pulling' | 'ready' | 'unavailable' | 'error' | 'stopped'
+    phase: Phase
     engine: {
       kind: 'external' | 'docker' | 'native' | 'simulator'
       url: string
@@ -87,23 +112,27 @@ declare module 'virtual:ollama' {
       gpuInUse?: boolean
     } | null
     gpu: {
-      gpus: { name: string; vendor: string; vramBytes?: number }[]
-      accelerator: string
+      gpus: {
+        name: string
+        vendor: 'nvidia' | 'amd' | 'intel' | 'apple' | 'other'
+        vramBytes?: number
+      }[]
+      accelerator: 'cuda' | 'rocm' | 'metal' | 'vulkan' | 'cpu'
       budgetBytes?: number
       recommendation?: string
     } | null
-    models: {
-      name: string
-      status: 'missing' | 'pulling' | 'present' | 'loaded' | 'error'
-      progress?: PullProgress
-      processor?: string
-      error?: { message: string; hint?: string }
-      warning?: string
-    }[]
+    models: ModelState[]
     defaultModel?: string
-    error?: { message: string; hint?: string }
+    /** The `auto` resolution, step by step: each engine taken or passed over, and why. */
+    resolution?: {
+      engine: 'external' | 'docker' | 'native' | 'simulator'
+      outcome: 'chosen' | 'skipped' | 'failed'
+      reason: string
+      hint?: string
+    }[]
+    error?: Problem
     /** Ollama still serves, but something is wrong (e.g. Docker unreachable: crashes are not recovered). */
-    warning?: { message: string; hint?: string }
+    warning?: Problem
   }
 
   export type ChatId = string | number

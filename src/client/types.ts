@@ -1,6 +1,8 @@
 // The wire shapes of the browser client: what `virtual:ollama` sends, receives and takes as
-// options. Copied from the server on purpose (src/types.ts, src/server/ws.ts): the browser code
-// must not import Node code. client.d.ts mirrors these for apps.
+// options. The state types come from src/types.ts (types only: erased, so no Node code reaches
+// the browser); the chat frames mirror src/server/ws.ts. client.d.ts mirrors these for apps.
+
+import type { PullProgressEvent, StateSnapshot } from '../types.js'
 
 export type ChatRole = 'system' | 'user' | 'assistant' | 'tool'
 
@@ -51,47 +53,11 @@ export interface ClientConfig {
   defaultModel?: string
 }
 
-export interface PullProgress {
-  model: string
-  status: string
-  completed: number
-  total: number
-  percent: number
-  bytesPerSecond: number
-  etaSeconds: number | null
-}
+/** Pull progress of one model, as `pull()` yields it and the overlay shows it. */
+export type PullProgress = PullProgressEvent
 
-export interface StateSnapshot {
-  phase: 'detecting' | 'starting' | 'pulling' | 'ready' | 'unavailable' | 'error' | 'stopped'
-  engine: {
-    kind: 'external' | 'docker' | 'native' | 'simulator'
-    url: string
-    version?: string
-    simulated: boolean
-    container?: { id: string; name: string; image: string }
-    pid?: number
-    reason?: string
-    gpuInUse?: boolean
-  } | null
-  gpu: {
-    gpus: { name: string; vendor: string; vramBytes?: number }[]
-    accelerator: string
-    budgetBytes?: number
-    recommendation?: string
-  } | null
-  models: {
-    name: string
-    status: 'missing' | 'pulling' | 'present' | 'loaded' | 'error'
-    progress?: PullProgress
-    processor?: string
-    error?: { message: string; hint?: string }
-    warning?: string
-  }[]
-  defaultModel?: string
-  error?: { message: string; hint?: string }
-  /** Ollama still serves, but something is wrong (e.g. Docker unreachable: crashes are not recovered). */
-  warning?: { message: string; hint?: string }
-}
+/** The plugin's state (`GET /status`): the server's own type, erased at build time. */
+export type { StateSnapshot }
 
 // Frames of the WebSocket chat (`connect()`).
 
