@@ -1,4 +1,9 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { createServer, type InlineConfig, type ViteDevServer } from 'vite'
+import type { StateSnapshot } from '../src/types.js'
 
 /** One figure of `npm run bench`: a ratio or a distribution, never a lone absolute time. */
 export interface Figure {
@@ -70,5 +75,34 @@ export async function loopDelayDuring<T>(
     return { result, p99: h.percentile(99) / 1e6, max: h.max / 1e6 }
   } finally {
     h.disable()
+  }
+}
+
+/** A real dev server on a free port, over a one-file app, for the benches that need one. */
+export async function benchServer(
+  config: InlineConfig,
+): Promise<{ server: ViteDevServer; url: string }> {
+  const root = mkdtempSync(join(tmpdir(), 'vpo-bench-'))
+  writeFileSync(join(root, 'index.html'), '<!doctype html><title>bench</title>')
+  const server = await createServer({
+    configFile: false,
+    root,
+    logLevel: 'silent',
+    ...config,
+    server: { port: 0, ...config.server },
+  })
+  await server.listen()
+  return { server, url: server.resolvedUrls!.local[0]!.replace(/\/$/, '') }
+}
+
+/** Waits for the plugin's phase to be ready; fails fast when it cannot get there. */
+export async function waitReady(url: string): Promise<void> {
+  for (;;) {
+    const s = (await (await fetch(`${url}/__ollama/status`)).json()) as StateSnapshot
+    if (s.phase === 'ready') return
+    if (s.phase === 'error' || s.phase === 'unavailable') {
+      throw new Error(`plugin not ready: ${JSON.stringify(s.error)}`)
+    }
+    await new Promise((r) => setTimeout(r, 50))
   }
 }

@@ -1,11 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { Agent, request } from 'undici'
-import { createServer } from 'vite'
 import { simulatedReply } from '../src/engines/simulator/tokens.js'
 import ollama from '../src/index.js'
-import { type Figure, goal, loopDelayDuring, round } from './harness.js'
+import { benchServer, type Figure, goal, loopDelayDuring, round, waitReady } from './harness.js'
 import { startUpstream } from './upstream.js'
 
 const agent = new Agent({ connections: 256, pipelining: 0 })
@@ -37,13 +33,7 @@ export async function benchLoad(): Promise<Figure[]> {
   const gc = (globalThis as { gc?: () => void }).gc
   if (!gc) throw new Error('run with node --expose-gc (npm run bench does)')
   const upstream = await startUpstream({ SIM_TOKEN_DELAY_MS: '2' })
-  const root = mkdtempSync(join(tmpdir(), 'vpo-bench-load-'))
-  writeFileSync(join(root, 'index.html'), '<!doctype html><title>bench</title>')
-  const server = await createServer({
-    configFile: false,
-    root,
-    logLevel: 'silent',
-    server: { port: 0 },
+  const { server, url } = await benchServer({
     plugins: [
       ollama({
         engine: 'external',
@@ -54,14 +44,8 @@ export async function benchLoad(): Promise<Figure[]> {
       }),
     ],
   })
-  await server.listen()
-  const url = server.resolvedUrls!.local[0]!.replace(/\/$/, '')
   try {
-    for (;;) {
-      const s = await (await fetch(`${url}/__ollama/status`)).json()
-      if (s.phase === 'ready') break
-      await new Promise((r) => setTimeout(r, 50))
-    }
+    await waitReady(url)
     const batch = async (n: number, offset: number) => {
       const answers = await Promise.all(
         Array.from({ length: n }, (_, i) => sseChat(url, `question ${offset + i}`)),

@@ -1,24 +1,14 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { createServer } from 'vite'
 import WebSocket from 'ws'
 import ollama from '../src/index.js'
-import type { PullProgressEvent, StateSnapshot } from '../src/types.js'
-import { type Figure, goal, round } from './harness.js'
+import type { PullProgressEvent } from '../src/types.js'
+import { benchServer, type Figure, goal, round, waitReady } from './harness.js'
 
 /**
  * `progress-msgs-per-s-per-model`: HMR messages a tab receives per second per model while two
  * models pull fast (the simulator at 1 GB/s emits progress lines far faster than that).
  */
 export async function benchProgress(): Promise<Figure[]> {
-  const root = mkdtempSync(join(tmpdir(), 'vpo-bench-progress-'))
-  writeFileSync(join(root, 'index.html'), '<!doctype html><title>bench</title>')
-  const server = await createServer({
-    configFile: false,
-    root,
-    logLevel: 'silent',
-    server: { port: 0 },
+  const { server, url } = await benchServer({
     plugins: [
       ollama({
         engine: 'simulator',
@@ -28,8 +18,6 @@ export async function benchProgress(): Promise<Figure[]> {
       }),
     ],
   })
-  await server.listen()
-  const url = server.resolvedUrls!.local[0]!.replace(/\/$/, '')
   const socket = new WebSocket(url.replace(/^http/, 'ws'), 'vite-hmr')
   const received: Array<{ model: string; at: number; final: boolean }> = []
   socket.on('message', (raw) => {
@@ -44,11 +32,7 @@ export async function benchProgress(): Promise<Figure[]> {
     }
   })
   try {
-    for (;;) {
-      const snap = (await (await fetch(`${url}/__ollama/status`)).json()) as StateSnapshot
-      if (snap.phase === 'ready' || snap.phase === 'error') break
-      await new Promise((r) => setTimeout(r, 50))
-    }
+    await waitReady(url)
     const rates: number[] = []
     for (const model of ['llama3.2', 'qwen2.5:3b']) {
       // The final 100% is sent at once whatever the throttle (it must never be lost): the rate

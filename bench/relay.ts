@@ -1,10 +1,6 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { createServer, type ViteDevServer } from 'vite'
 import ollama from '../src/index.js'
-import { type Figure, goal, median, round } from './harness.js'
+import { benchServer, type Figure, goal, median, round, waitReady } from './harness.js'
 import { startUpstream } from './upstream.js'
 
 const TOKENS = 20_000
@@ -56,21 +52,6 @@ function consume(url: string, body: unknown, headers: Record<string, string> = {
   })
 }
 
-async function vite(
-  root: string,
-  config: Parameters<typeof createServer>[0],
-): Promise<{ server: ViteDevServer; url: string }> {
-  const server = await createServer({
-    configFile: false,
-    root,
-    logLevel: 'silent',
-    server: { port: 0, ...config?.server },
-    ...config,
-  })
-  await server.listen()
-  return { server, url: server.resolvedUrls!.local[0]!.replace(/\/$/, '') }
-}
-
 /**
  * The relay figures: a 20,000-token `/api/chat` stream read straight from the upstream, through
  * our proxy, and through Vite's own `server.proxy`, alternated round by round; and tokens per
@@ -78,9 +59,7 @@ async function vite(
  */
 export async function benchRelay(): Promise<Figure[]> {
   const upstream = await startUpstream({}, 'fast')
-  const root = mkdtempSync(join(tmpdir(), 'vpo-bench-relay-'))
-  writeFileSync(join(root, 'index.html'), '<!doctype html><title>bench</title>')
-  const ours = await vite(root, {
+  const ours = await benchServer({
     plugins: [
       ollama({
         engine: 'external',
@@ -91,20 +70,14 @@ export async function benchRelay(): Promise<Figure[]> {
       }),
     ],
   })
-  const viteProxy = await vite(root, {
+  const viteProxy = await benchServer({
     server: {
       port: 0,
       proxy: { '/vproxy': { target: upstream.url, rewrite: (p) => p.replace(/^\/vproxy/, '') } },
     },
   })
   try {
-    for (;;) {
-      const s = await (await fetch(`${ours.url}/__ollama/status`)).json()
-      if (s.phase === 'ready') break
-      if (s.phase === 'error' || s.phase === 'unavailable')
-        throw new Error(`plugin not ready: ${JSON.stringify(s.error)}`)
-      await new Promise((r) => setTimeout(r, 50))
-    }
+    await waitReady(ours.url)
     const body = {
       model: 'llama3.2',
       messages: [{ role: 'user', content: 'bench' }],

@@ -97,16 +97,34 @@ export function createOllamaProxy(): OllamaProxy {
         return
       }
       body = Number.isFinite(declared) ? req : Readable.from(limitBody(req, limit))
+      // A chat request is a few hundred bytes: read it whole, so undici sends headers and body
+      // in one write instead of pumping a stream (saves ticks before the first token).
+      if (declared <= SMALL_BODY) {
+        readSmallBody(req, declared).then(
+          (buffer) => dispatch(buffer),
+          () => res.destroy(),
+        )
+        return
+      }
     }
-    disableNagle(req)
-    const handler = new ProxyHandler(req, res, upstream)
-    try {
-      poolFor(target.origin).dispatch(
-        { method, path: target.prefix + path, headers: requestHeaders(req.headers), body },
-        handler,
-      )
-    } catch (err) {
-      handler.onResponseError(null, err as Error)
+    dispatch(body)
+
+    function dispatch(payload: Dispatcher.DispatchOptions['body']): void {
+      disableNagle(req)
+      const handler = new ProxyHandler(req, res, upstream)
+      try {
+        poolFor(target.origin).dispatch(
+          {
+            method,
+            path: target.prefix + path,
+            headers: requestHeaders(req.headers),
+            body: payload,
+          },
+          handler,
+        )
+      } catch (err) {
+        handler.onResponseError(null, err as Error)
+      }
     }
   }
 
@@ -135,6 +153,22 @@ function parseUpstream(upstream: string): { origin: string; prefix: string } {
  */
 export function disableNagle(req: IncomingMessage): void {
   if (req.httpVersionMajor === 1) req.socket.setNoDelay(true)
+}
+
+/** Bodies up to this size are read whole before they are sent on. */
+const SMALL_BODY = 64 * 1024
+
+function readSmallBody(req: IncomingMessage, length: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length)))
+    req.once('error', reject)
+    // A client that leaves mid-body: nothing to send on.
+    req.once('close', () => {
+      if (!req.complete) reject(new Error('the client went away before its body was complete'))
+    })
+  })
 }
 
 function hasBody(req: IncomingMessage): boolean {
