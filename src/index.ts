@@ -138,7 +138,10 @@ export function ollama(userOptions: OllamaPluginOptions = {}): Plugin {
       }
       server.httpServer?.once('close', detach)
       installSignalHandlers()
-      if (!supportsCloseServerHook()) wrapCloseForOldVite(server)
+      // The Vite running this server (Vite >= 7 tells the hook), which need not be the one this
+      // package resolves `vite` to in a monorepo.
+      const running = (this as { meta?: { viteVersion?: string } } | undefined)?.meta?.viteVersion
+      if (!supportsCloseServerHook(running ?? viteVersion)) wrapCloseForOldVite(server)
 
       // Never delay `listening`: the app is served at once, Ollama comes up beside it.
       const start = () => void orchestrator.start()
@@ -189,8 +192,8 @@ async function disposeOrchestrator(): Promise<void> {
   await Promise.allSettled([...state.disposals])
 }
 
-function supportsCloseServerHook(): boolean {
-  const [major = 0, minor = 0] = viteVersion.split('.').map(Number)
+function supportsCloseServerHook(version: string): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number)
   return major > 8 || (major === 8 && minor >= 3)
 }
 
