@@ -11,7 +11,7 @@ const debug = debuglog('vite-plugin-ollama')
 // `origin` is dropped on the way up because the routes' own guards already judged it, and Ollama
 // would answer a non-localhost origin (the dev server opened on a LAN address) with an empty 403.
 // `expect` is refused by undici.
-const DROP_REQUEST = new Set([
+const HOP_BY_HOP = [
   'connection',
   'keep-alive',
   'transfer-encoding',
@@ -21,22 +21,9 @@ const DROP_REQUEST = new Set([
   'proxy-authorization',
   'te',
   'trailer',
-  'host',
-  'origin',
-  'expect',
-])
-
-const DROP_RESPONSE = new Set([
-  'connection',
-  'keep-alive',
-  'transfer-encoding',
-  'upgrade',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-])
+]
+const DROP_REQUEST = new Set([...HOP_BY_HOP, 'host', 'origin', 'expect'])
+const DROP_RESPONSE = new Set(HOP_BY_HOP)
 
 /**
  * The streaming reverse proxy behind `${base}/api/*` and `${base}/v1/*`: one keep-alive pool per
