@@ -4,6 +4,7 @@ import { startEngine } from './engines/resolve.js'
 import { detectGpus, type GpuReport } from './gpu/detect.js'
 import { checkModelFit, modelSize, recommendModels } from './gpu/recommend.js'
 import { ModelManager } from './models/manager.js'
+import { PullProgressFolder } from './models/progress.js'
 import { OllamaClient } from './ollama/client.js'
 import type { ResolvedOptions } from './options.js'
 import type {
@@ -54,6 +55,7 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
   private unsubscribeEngine: (() => void) | undefined
   private readonly abort = new AbortController()
   private readonly warned = new Set<string>()
+  private imagePull: PullProgressFolder | undefined
 
   constructor(private options: ResolvedOptions) {
     super()
@@ -185,7 +187,12 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
       this.setPhase('starting')
       const started = await startEngine(this.options, {
         gpu: this.gpu,
-        logger: { info: (m) => this.log('info', m), warn: (m) => this.log('warn', m) },
+        logger: {
+          info: (m) => this.log('info', m),
+          warn: (m) => this.log('warn', m),
+          progress: (what, completed, total, done) =>
+            this.imageProgress(what, completed, total, done),
+        },
         signal: this.abort.signal,
       })
       this.steps = started.steps
@@ -207,6 +214,20 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
     } catch (error) {
       this.fail(error)
     }
+  }
+
+  /**
+   * The Ollama image downloading before the first start (gigabytes): shown like a model pull, a
+   * bar in the terminal and a row in the overlay, rather than a silent `starting`.
+   */
+  private imageProgress(image: string, completed: number, total: number, done?: boolean): void {
+    this.imagePull ??= new PullProgressFolder(image)
+    const status = done ? 'success' : `pulling ${image}`
+    const event = done
+      ? this.imagePull.add({ status })
+      : this.imagePull.add({ status, digest: image, total, completed })
+    this.emit('progress', event)
+    if (done) this.imagePull = undefined
   }
 
   private attachEngine(engine: Engine): void {

@@ -10,6 +10,8 @@ export interface EnsureImageOptions {
   signal?: AbortSignal
   /** One line now and then while pulling ("pulling ollama/ollama:latest: 41% of 1.9 GB"). */
   onProgress?: (message: string) => void
+  /** Downloaded and total bytes over all layers, on every progress event; `done` at the end. */
+  onBytes?: (completed: number, total: number, done?: boolean) => void
   /** A warning that does not stop the start (a failed re-pull of an image we already have). */
   onWarning?: (message: string) => void
 }
@@ -87,8 +89,21 @@ async function pullImage(docker: Docker, image: string, opts: EnsureImageOptions
           return
         }
         const detail = event.progressDetail
-        if (event.id && detail?.total) {
+        // Only the download counts: "Extracting" restarts each layer's `current` from zero.
+        if (event.id && detail?.total && event.status === 'Downloading') {
           layers.set(event.id, { current: detail.current ?? 0, total: detail.total })
+        } else if (event.id && event.status === 'Download complete') {
+          const layer = layers.get(event.id)
+          if (layer) layer.current = layer.total
+        }
+        if (opts.onBytes && layers.size) {
+          let current = 0
+          let total = 0
+          for (const layer of layers.values()) {
+            current += layer.current
+            total += layer.total
+          }
+          opts.onBytes(current, total)
         }
         const now = Date.now()
         if (opts.onProgress && layers.size && now - lastReport > 2000) {
@@ -106,6 +121,9 @@ async function pullImage(docker: Docker, image: string, opts: EnsureImageOptions
       },
     )
   })
+  let total = 0
+  for (const layer of layers.values()) total += layer.total
+  opts.onBytes?.(total, total, true)
   debug('pulled %s', image)
 }
 

@@ -97,7 +97,7 @@ interface Running {
  * as an external engine instead.
  */
 export async function startDockerEngine(opts: DockerEngineOptions): Promise<DockerEngine | Engine> {
-  const log = opts.logger ?? { info: debug, warn: debug }
+  const log: EngineLogger = opts.logger ?? { info: debug, warn: debug }
   const options = opts.docker
   let conn = opts.connection
   if (!conn) {
@@ -248,6 +248,7 @@ export async function startDockerEngine(opts: DockerEngineOptions): Promise<Dock
       policy: options.pullImage,
       signal: opts.signal,
       onProgress: (m) => log.info(m),
+      onBytes: (completed, total, done) => log.progress?.(requested.image, completed, total, done),
       onWarning: (m) => log.warn(m),
     })
     await ensureVolume(docker, options.volume)

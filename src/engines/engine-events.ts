@@ -4,6 +4,11 @@ import type { EngineEvent } from '../types.js'
 export interface EngineLogger {
   info(msg: string): void
   warn(msg: string): void
+  /**
+   * Bytes of a download the engine needs before it can start (the Ollama image), for a progress
+   * bar like a model's; `done` once it is complete.
+   */
+  progress?(what: string, completed: number, total: number, done?: boolean): void
 }
 
 export interface EngineEventHub {
