@@ -49,6 +49,15 @@ describe('pull progress folding', () => {
     expect(after.completed).toBe(600)
   })
 
+  it('never moves the bar backwards when a new layer grows the total', () => {
+    const folder = new PullProgressFolder('m', () => 0)
+    const first = folder.add({ status: 'pulling a', digest: big, total: 100, completed: 80 })
+    const grown = folder.add({ status: 'pulling b', digest: small, total: 900, completed: 0 })
+    expect(first.percent).toBe(80)
+    expect(grown.percent).toBe(80)
+    expect(grown.total).toBe(1000)
+  })
+
   it('keeps percent under 100 until Ollama says success', () => {
     const folder = new PullProgressFolder('m', () => 0)
     const full = folder.add({ status: 'pulling x', digest: big, total: 10, completed: 10 })

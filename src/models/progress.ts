@@ -30,6 +30,7 @@ export class PullProgressFolder {
   private sampleAt: number
   private sampleBytes = 0
   private status = 'pulling manifest'
+  private lastPercent = 0
 
   constructor(
     readonly model: string,
@@ -60,7 +61,10 @@ export class PullProgressFolder {
   current(): PullProgressEvent {
     const total = this.total()
     const done = this.status === 'success'
-    const percent = done ? 100 : total > 0 ? Math.min(99.9, (this.completed / total) * 100) : 0
+    // A new layer grows the total: the bar holds still until the bytes catch up, never backwards.
+    const raw = done ? 100 : total > 0 ? Math.min(99.9, (this.completed / total) * 100) : 0
+    const percent = Math.max(this.lastPercent, raw)
+    this.lastPercent = percent
     const remaining = total - this.completed
     return {
       model: this.model,
