@@ -56,6 +56,8 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
   private readonly abort = new AbortController()
   private readonly warned = new Set<string>()
   private imagePull: PullProgressFolder | undefined
+  /** The best model for this GPU, worked out once per detection (the snapshot is read often). */
+  private recommendation: ReturnType<typeof recommendModels>[number] | undefined
 
   constructor(private options: ResolvedOptions) {
     super()
@@ -80,9 +82,7 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
 
   snapshot(): StateSnapshot {
     const gpu = this.gpu
-    const best = gpu
-      ? recommendModels(gpu.budgetBytes, { accelerator: gpu.accelerator })[0]
-      : undefined
+    const best = this.recommendation
     return {
       phase: this.phase,
       engine: this.engine ? { ...this.engine.info } : null,
@@ -181,7 +181,11 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
     try {
       this.problem = undefined
       this.setPhase('detecting')
-      this.gpu ??= await detectGpus()
+      if (!this.gpu) {
+        this.gpu = await detectGpus()
+        const { budgetBytes, accelerator } = this.gpu
+        this.recommendation = recommendModels(budgetBytes, { accelerator })[0]
+      }
       this.log('info', describeGpu(this.gpu))
       if (this.abort.signal.aborted) return
       this.setPhase('starting')

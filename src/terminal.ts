@@ -1,6 +1,6 @@
 import colors from 'picocolors'
 import type { Logger } from 'vite'
-import { formatBytes } from './models/manager.js'
+import { formatBytes } from './format.js'
 import type { Orchestrator } from './orchestrator.js'
 import { createThrottle, isFinalProgress } from './server/events.js'
 import type { Phase, PullProgressEvent, StateSnapshot } from './types.js'

@@ -18,11 +18,12 @@ describe('a vite.config.ts edit', () => {
     const sim = await startSimulator({ models: ['llama3.2', 'qwen2.5:0.5b'] })
     cleanups.push(() => sim.close())
     let pluginImport = ''
-    const config = (models: string[]) => (plugin: string) => {
+    const config = (models: string[]) =>
+      `import ollama from ${pluginImport}\nexport default { plugins: [ollama({ engine: 'external', url: ${JSON.stringify(sim.url)}, models: ${JSON.stringify(models)}, overlay: false })] }\n`
+    const project = makeConfigProject((plugin) => {
       pluginImport = plugin
-      return `import ollama from ${plugin}\nexport default { plugins: [ollama({ engine: 'external', url: ${JSON.stringify(sim.url)}, models: ${JSON.stringify(models)}, overlay: false })] }\n`
-    }
-    const project = makeConfigProject(config(['llama3.2', 'qwen2.5:0.5b']))
+      return config(['llama3.2', 'qwen2.5:0.5b'])
+    })
     cleanups.push(project.remove)
     const server: ViteDevServer = await createServer({
       configFile: project.configFile,
@@ -42,10 +43,7 @@ describe('a vite.config.ts edit', () => {
     await waitFor(async () => (await status()).phase === 'ready', 20_000, 'ready')
     expect(await loaded()).toEqual(['llama3.2:latest'])
 
-    writeFileSync(
-      project.configFile,
-      config(['qwen2.5:0.5b'])(JSON.stringify(`${process.cwd()}/src/index.ts`)),
-    )
+    writeFileSync(project.configFile, config(['qwen2.5:0.5b']))
     await server.restart()
     await waitFor(
       async () => {

@@ -1,5 +1,6 @@
 import { debuglog } from 'node:util'
 import type Docker from 'dockerode'
+import { formatBytes } from '../format.js'
 import { dockerMessage, isNotFound } from './docker-errors.js'
 import { EngineStartError, errorMessage } from './errors.js'
 
@@ -96,24 +97,17 @@ async function pullImage(docker: Docker, image: string, opts: EnsureImageOptions
           const layer = layers.get(event.id)
           if (layer) layer.current = layer.total
         }
-        if (opts.onBytes && layers.size) {
-          let current = 0
-          let total = 0
-          for (const layer of layers.values()) {
-            current += layer.current
-            total += layer.total
-          }
-          opts.onBytes(current, total)
+        if (!layers.size) return
+        let current = 0
+        let total = 0
+        for (const layer of layers.values()) {
+          current += layer.current
+          total += layer.total
         }
+        opts.onBytes?.(current, total)
         const now = Date.now()
-        if (opts.onProgress && layers.size && now - lastReport > 2000) {
+        if (opts.onProgress && now - lastReport > 2000) {
           lastReport = now
-          let current = 0
-          let total = 0
-          for (const layer of layers.values()) {
-            current += layer.current
-            total += layer.total
-          }
           opts.onProgress(
             `pulling ${image}: ${Math.floor((current / total) * 100)}% of ${formatBytes(total)}`,
           )
@@ -125,11 +119,6 @@ async function pullImage(docker: Docker, image: string, opts: EnsureImageOptions
   for (const layer of layers.values()) total += layer.total
   opts.onBytes?.(total, total, true)
   debug('pulled %s', image)
-}
-
-function formatBytes(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(1)} GB`
-  return `${Math.round(n / 1e6)} MB`
 }
 
 /** A pull failure in words: rate limit, offline, or a wrong image name. */

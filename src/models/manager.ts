@@ -1,4 +1,5 @@
 import { debuglog } from 'node:util'
+import { formatBytes } from '../format.js'
 import type { OllamaClient } from '../ollama/client.js'
 import type { ModelState, Problem, PullProgressEvent } from '../types.js'
 import { describePullFailure, normalizeModelName } from './problems.js'
@@ -337,11 +338,4 @@ export function describeProcessor(size: number, sizeVram: number): string {
   if (sizeVram >= size) return '100% GPU'
   const gpu = Math.round((sizeVram / size) * 100)
   return `${100 - gpu}%/${gpu}% CPU/GPU`
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(1)} GB`
-  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(0)} MB`
-  if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(0)} kB`
-  return `${bytes} B`
 }

@@ -150,32 +150,17 @@ export class OllamaClient {
   }
 
   version(o: CallOptions = {}): Promise<VersionResponse> {
-    return this.#json(versionSchema, {
-      method: 'GET',
-      path: '/api/version',
-      signal: o.signal,
-      idempotent: true,
-    })
+    return this.#get(versionSchema, '/api/version', o)
   }
 
   /** Installed models (`GET /api/tags`). */
   list(o: CallOptions = {}): Promise<ListResponse> {
-    return this.#json(listResponseSchema, {
-      method: 'GET',
-      path: '/api/tags',
-      signal: o.signal,
-      idempotent: true,
-    })
+    return this.#get(listResponseSchema, '/api/tags', o)
   }
 
   /** Models loaded in memory, with how much of each sits on the GPU. */
   ps(o: CallOptions = {}): Promise<PsResponse> {
-    return this.#json(psResponseSchema, {
-      method: 'GET',
-      path: '/api/ps',
-      signal: o.signal,
-      idempotent: true,
-    })
+    return this.#get(psResponseSchema, '/api/ps', o)
   }
 
   show(model: string, o: ShowOptions = {}): Promise<ShowResponse> {
@@ -338,6 +323,11 @@ export class OllamaClient {
     const site = this.#site(spec)
     const response = await this.#send(spec, site)
     return new OllamaStream(response.body, site, response.statusCode, kind, spec.signal)
+  }
+
+  /** A metadata GET: idempotent, so retried on connection errors. */
+  #get<S extends z.ZodType>(schema: S, path: string, o: CallOptions): Promise<z.infer<S>> {
+    return this.#json(schema, { method: 'GET', path, signal: o.signal, idempotent: true })
   }
 
   /** Sends the request (retrying idempotent calls on connection errors); throws on non-2xx. */
