@@ -1,7 +1,7 @@
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Ollama } from 'ollama'
-import { startSimulator } from '../src/engines/simulator/index.js'
+import { startSimulator } from '../src/simulator/index.js'
 import { OllamaClient } from '../src/ollama/index.js'
 import { alternate, type Figure, goal, median, round } from './harness.js'
 

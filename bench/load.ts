@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici'
-import { simulatedReply } from '../src/engines/simulator/tokens.js'
+import { simulatedReply } from '../src/simulator/tokens.js'
 import ollama from '../src/index.js'
 import { benchServer, type Figure, goal, loopDelayDuring, round, waitReady } from './harness.js'
 import { startUpstream } from './upstream.js'

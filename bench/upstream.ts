@@ -22,7 +22,7 @@ export async function startUpstream(
   script: 'simulator' | 'fast' = 'simulator',
 ): Promise<{ url: string; stop(): Promise<void> }> {
   const port = await freePort()
-  const file = script === 'fast' ? './fast-upstream.ts' : '../src/engines/simulator/main.ts'
+  const file = script === 'fast' ? './fast-upstream.ts' : '../src/simulator/main.ts'
   const main = fileURLToPath(new URL(file, import.meta.url))
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', main], {
     env: {

@@ -8,8 +8,8 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { type Simulator, startSimulator } from '../src/engines/simulator/index.js'
-import { simulatedReply, tokenize } from '../src/engines/simulator/tokens.js'
+import { type Simulator, startSimulator } from '../src/simulator/index.js'
+import { simulatedReply, tokenize } from '../src/simulator/tokens.js'
 import {
   spawnVite,
   type ViteProcess,

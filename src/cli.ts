@@ -107,7 +107,7 @@ async function simulateCommand(args: string[]): Promise<number> {
           .map((m) => m.trim())
           .filter(Boolean)
       : []
-  const { startSimulator } = await import('./engines/simulator/index.js')
+  const { startSimulator } = await import('./simulator/index.js')
   let sim: Awaited<ReturnType<typeof startSimulator>>
   try {
     sim = await startSimulator({ host, port, models, tokenDelayMs })

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import pc from 'picocolors'
-import type { DockerAttempt, DockerConnection } from './engines/docker-socket.js'
-import type { ProbeResult } from './engines/ollama-probe.js'
+import type { DockerAttempt, DockerConnection } from './engines/docker/connect.js'
+import type { ProbeResult } from './ollama/probe.js'
 import { type ContainerGpuPlan, planContainerGpu } from './gpu/container.js'
 import { detectGpus, type GpuReport } from './gpu/detect.js'
 import { formatMemory } from './gpu/format.js'
@@ -56,10 +56,10 @@ const defaultDeps: DoctorDeps = {
   detect: () => detectGpus(),
   // Imported when needed: dockerode and the engines are most of the CLI's start-up time.
   connectDocker: async () =>
-    (await import('./engines/docker-socket.js')).connectDocker({ timeoutMs: 1000 }),
-  probeOllama: async (url) => (await import('./engines/ollama-probe.js')).probeOllama(url, 1500),
+    (await import('./engines/docker/connect.js')).connectDocker({ timeoutMs: 1000 }),
+  probeOllama: async (url) => (await import('./ollama/probe.js')).probeOllama(url, 1500),
   planEngine: async (options, shared) =>
-    (await import('./engines/resolve.js')).planEngine(options, {
+    (await import('./engines/index.js')).planEngine(options, {
       probe: shared.probeOllama,
       connectDocker: shared.connectDocker,
     }),

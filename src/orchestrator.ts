@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
-import { startEngine } from './engines/resolve.js'
+import { startEngine } from './engines/index.js'
 import { detectGpus, type GpuReport } from './gpu/detect.js'
 import { checkModelFit, modelSize, recommendModels } from './gpu/recommend.js'
 import { ModelManager } from './models/manager.js'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { builtinCatalog } from '../src/engines/simulator/catalog.js'
+import { builtinCatalog } from '../src/simulator/catalog.js'
 import { MODEL_CATALOG } from '../src/gpu/catalog.js'
 
 // Two tables on purpose: the simulator's registry (exact bytes, layers, capabilities, context

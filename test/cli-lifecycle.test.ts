@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import type Docker from 'dockerode'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { isPortFree } from '../src/engines/ollama-probe.js'
+import { isPortFree } from '../src/ollama/probe.js'
 import type { OllamaPluginOptions } from '../src/options.js'
 import {
   freePort,

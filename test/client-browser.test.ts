@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import * as browser from '../src/client/index.js'
 import { createOllamaClient, OllamaRouteError } from '../src/client/index.js'
-import { simulatedReply } from '../src/engines/simulator/index.js'
+import { simulatedReply } from '../src/simulator/index.js'
 import { type Harness, nextCancel, startHarness } from './routes-harness.js'
 
 // client.d.ts must describe exactly what src/client/index.ts exports.

@@ -1,8 +1,8 @@
 import { Ollama } from 'ollama'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Simulator, startSimulator } from '../src/engines/simulator/index.js'
-import { simulatedReply } from '../src/engines/simulator/tokens.js'
+import { type Simulator, startSimulator } from '../src/simulator/index.js'
+import { simulatedReply } from '../src/simulator/tokens.js'
 
 // The official clients, pointed at the simulator, must behave as they do against Ollama.
 

@@ -4,14 +4,14 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { EngineStartError } from '../src/engines/errors.js'
+import { EngineStartError } from '../src/problem.js'
 import { findOllamaBinary, type NativeEngine, startNativeEngine } from '../src/engines/native.js'
-import { isPortFree, probeOllama } from '../src/engines/ollama-probe.js'
+import { isPortFree, probeOllama } from '../src/ollama/probe.js'
 import { freePort } from './helpers/docker-image.js'
 
 const tsx = import.meta.resolve('tsx')
-const simMain = path.resolve('src/engines/simulator/main.ts')
-const simIndex = path.resolve('src/engines/simulator/index.ts')
+const simMain = path.resolve('src/simulator/main.ts')
+const simIndex = path.resolve('src/simulator/index.ts')
 
 /** A directory holding an executable `ollama` with this shell body. */
 function fakeOllama(body: string): string {

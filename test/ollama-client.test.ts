@@ -3,8 +3,8 @@ import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { type Simulator, startSimulator } from '../src/engines/simulator/index.js'
-import { simulatedReply } from '../src/engines/simulator/tokens.js'
+import { type Simulator, startSimulator } from '../src/simulator/index.js'
+import { simulatedReply } from '../src/simulator/tokens.js'
 import { poolUsers } from '../src/ollama/dispatcher.js'
 import {
   type ChatResponse,

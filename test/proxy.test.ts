@@ -4,7 +4,7 @@ import { Ollama } from 'ollama'
 import { createOllama } from 'ollama-ai-provider-v2'
 import OpenAI from 'openai'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { simulatedReply, tokenize } from '../src/engines/simulator/index.js'
+import { simulatedReply, tokenize } from '../src/simulator/index.js'
 import { type Harness, nextCancel, rawRequest, startHarness } from './routes-harness.js'
 
 describe('proxy /api/* and /v1/*', () => {

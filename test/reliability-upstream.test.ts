@@ -4,7 +4,7 @@
 import http from 'node:http'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { startSimulator } from '../src/engines/simulator/index.js'
+import { startSimulator } from '../src/simulator/index.js'
 import { rawUpstream, servePlugin, waitForStatus } from './helpers/faults.js'
 import { openSse } from './routes-harness.js'
 

@@ -4,10 +4,10 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { connectDocker } from '../src/engines/docker-socket.js'
+import { connectDocker } from '../src/engines/docker/connect.js'
 import { findOllamaBinary } from '../src/engines/native.js'
-import { planEngine, type ResolveDeps, startEngine } from '../src/engines/resolve.js'
-import { startSimulator } from '../src/engines/simulator/index.js'
+import { planEngine, type ResolveDeps, startEngine } from '../src/engines/index.js'
+import { startSimulator } from '../src/simulator/index.js'
 import type { GpuReport } from '../src/gpu/detect.js'
 import { type OllamaPluginOptions, resolveOptions } from '../src/options.js'
 import type { Engine } from '../src/types.js'
@@ -49,7 +49,7 @@ const logger = {
 
 const tsx = import.meta.resolve('tsx')
 const dockerState = await probeDocker()
-const simMain = path.resolve('src/engines/simulator/main.ts')
+const simMain = path.resolve('src/simulator/main.ts')
 
 describe('engine resolution', () => {
   const cleanups: (() => Promise<void> | void)[] = []

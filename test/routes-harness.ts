@@ -9,12 +9,12 @@ import {
   type Simulator,
   type SimulatorOptions,
   startSimulator,
-} from '../src/engines/simulator/index.js'
+} from '../src/simulator/index.js'
 import { OllamaClient } from '../src/ollama/client.js'
 import { type OllamaPluginOptions, type ResolvedOptions, resolveOptions } from '../src/options.js'
 import type { RouteContext } from '../src/server/context.js'
 import { ollamaRoutes } from '../src/server/routes.js'
-import { attachChatSocket, type ChatSocketOptions } from '../src/server/ws.js'
+import { attachChatSocket, type ChatSocketOptions } from '../src/server/ws/socket.js'
 import type { PullProgressEvent, StateSnapshot } from '../src/types.js'
 
 export interface Harness {

@@ -14,7 +14,7 @@ afterEach(() => {
 async function startMain(
   env: Record<string, string>,
 ): Promise<{ child: ChildProcess; url: string; log: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/engines/simulator/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/simulator/main.ts'], {
     env: { ...process.env, OLLAMA_HOST: '127.0.0.1:0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -1,7 +1,7 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: tests read wire payloads loosely, field by field
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Simulator, startSimulator } from '../src/engines/simulator/index.js'
-import { simulatedReply, tokenize } from '../src/engines/simulator/tokens.js'
+import { type Simulator, startSimulator } from '../src/simulator/index.js'
+import { simulatedReply, tokenize } from '../src/simulator/tokens.js'
 
 // Raw wire checks of the OpenAI-compatible endpoints (reference/ollama-api.md §1.15).
 

@@ -3,7 +3,7 @@ import {
   type Simulator,
   type SimulatorOptions,
   startSimulator,
-} from '../src/engines/simulator/index.js'
+} from '../src/simulator/index.js'
 
 // /api/pull progress as reference/ollama-api.md §3 specifies it.
 

@@ -2,8 +2,8 @@
 import { once } from 'node:events'
 import { request } from 'node:http'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type Simulator, startSimulator } from '../src/engines/simulator/index.js'
-import { simulatedReply, tokenize } from '../src/engines/simulator/tokens.js'
+import { type Simulator, startSimulator } from '../src/simulator/index.js'
+import { simulatedReply, tokenize } from '../src/simulator/tokens.js'
 
 // Token streams of /api/chat and /api/generate: framing, final chunk, pacing, cancellation, faults.
 

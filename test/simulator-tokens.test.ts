@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { displayName, parseModelName } from '../src/engines/simulator/names.js'
-import { simulatedReply, simulatedTokens, tokenize } from '../src/engines/simulator/tokens.js'
+import { displayName, parseModelName } from '../src/simulator/names.js'
+import { simulatedReply, simulatedTokens, tokenize } from '../src/simulator/tokens.js'
 
 describe('simulator: the deterministic reply', () => {
   it('is the same for the same model and prompt, and differs with the prompt', () => {

@@ -1,6 +1,6 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: tests read wire payloads loosely, field by field
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Simulator, startSimulator } from '../src/engines/simulator/index.js'
+import { type Simulator, startSimulator } from '../src/simulator/index.js'
 
 // Raw HTTP checks of the simulator's native API against reference/ollama-api.md.
 

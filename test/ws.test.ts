@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { simulatedReply } from '../src/engines/simulator/index.js'
+import { simulatedReply } from '../src/simulator/index.js'
 import { type Harness, nextCancel, startHarness } from './routes-harness.js'
 
 interface Frame {

@@ -1,5 +1,5 @@
 import type { Engine, EngineInfo } from '../types.js'
-import { createEngineEventHub } from './engine-events.js'
+import { createEngineEventHub } from './events.js'
 
 /**
  * An Ollama someone else runs (a native app, another container, a teammate's server). We only

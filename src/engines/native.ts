@@ -4,9 +4,9 @@ import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { debuglog } from 'node:util'
 import type { Engine, EngineInfo } from '../types.js'
-import { createEngineEventHub } from './engine-events.js'
-import { EngineStartError, withLogTail } from './errors.js'
-import { isPortFree, waitForOllama } from './ollama-probe.js'
+import { createEngineEventHub } from './events.js'
+import { EngineStartError, withLogTail } from '../problem.js'
+import { isPortFree, waitForOllama } from '../ollama/probe.js'
 
 const debug = debuglog('vite-plugin-ollama')
 

@@ -24,7 +24,7 @@ import ts from 'typescript'
 
 const run = promisify(execFile)
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
-const SIM_ENTRY = path.join(repo, 'src/engines/simulator/main.ts')
+const SIM_ENTRY = path.join(repo, 'src/simulator/main.ts')
 export const SIM_IMAGE_REPO = 'vite-plugin-ollama-test/ollama-sim'
 /** Label on everything the Docker tests create, so a failed run's leftovers can be found. */
 export const TEST_LABEL = 'dev.vite-plugin-ollama.test'
@@ -94,7 +94,7 @@ let building: Promise<string> | undefined
 
 /**
  * The image tag (`vite-plugin-ollama-test/ollama-sim:<hash>`), building it when this content has
- * not been imported yet. Runs `node /app/engines/simulator/main.js` with OLLAMA_HOST=0.0.0.0:11434.
+ * not been imported yet. Runs `node /app/simulator/main.js` with OLLAMA_HOST=0.0.0.0:11434.
  */
 export function simulatorImage(docker: Docker): Promise<string> {
   building ??= buildSimulatorImage(docker)
@@ -131,7 +131,7 @@ async function buildSimulatorImage(docker: Docker): Promise<string> {
     await run('docker', [
       'import',
       '--change',
-      'CMD ["/node", "/app/engines/simulator/main.js"]',
+      'CMD ["/node", "/app/simulator/main.js"]',
       '--change',
       'ENV OLLAMA_HOST=0.0.0.0:11434',
       '--change',

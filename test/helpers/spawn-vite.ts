@@ -24,7 +24,7 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const fixtures = path.join(repo, 'test/fixtures/cli')
 const pluginEntry = path.join(repo, 'src/index.ts')
 const viteBin = path.join(repo, 'node_modules/vite/bin/vite.js')
-const simMain = path.join(repo, 'src/engines/simulator/main.ts')
+const simMain = path.join(repo, 'src/simulator/main.ts')
 const tsx = import.meta.resolve('tsx')
 
 export interface CliProject {

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { debuglog } from 'node:util'
 import type Docker from 'dockerode'
-import { type ContainerGpuPlan, planContainerGpu } from '../gpu/container.js'
-import type { GpuReport } from '../gpu/detect.js'
-import { recommendTuning } from '../gpu/tuning.js'
-import type { ResolvedDockerOptions } from '../options.js'
-import type { Engine } from '../types.js'
+import { type ContainerGpuPlan, planContainerGpu } from '../../gpu/container.js'
+import type { GpuReport } from '../../gpu/detect.js'
+import { recommendTuning } from '../../gpu/tuning.js'
+import type { ResolvedDockerOptions } from '../../options.js'
+import type { Engine } from '../../types.js'
 import {
   boundHostPort,
   buildContainerSpec,
@@ -21,16 +21,16 @@ import {
   STOP_TIMEOUT_S,
   startContainer,
   stopContainerDetached,
-} from './docker-container.js'
-import { dockerMessage, isGpuRefused, isNameConflict, isPortTaken } from './docker-errors.js'
-import { ensureImage } from './docker-image.js'
-import { readLogTail } from './docker-logs.js'
-import { connectDocker, type DockerAttempt, type DockerConnection } from './docker-socket.js'
-import { createDockerSupervisor, type RestartPolicy } from './docker-supervisor.js'
-import type { EngineLogger } from './engine-events.js'
-import { EngineStartError } from './errors.js'
-import { createExternalEngine } from './external.js'
-import { isPortFree, probeOllama, waitForOllama } from './ollama-probe.js'
+} from './container.js'
+import { dockerMessage, isGpuRefused, isNameConflict, isPortTaken } from './errors.js'
+import { ensureImage } from './image.js'
+import { readLogTail } from './logs.js'
+import { connectDocker, type DockerAttempt, type DockerConnection } from './connect.js'
+import { createDockerSupervisor, type RestartPolicy } from './supervisor.js'
+import type { EngineLogger } from '../events.js'
+import { EngineStartError } from '../../problem.js'
+import { createExternalEngine } from '../external.js'
+import { isPortFree, probeOllama, waitForOllama } from '../../ollama/probe.js'
 
 const debug = debuglog('vite-plugin-ollama')
 

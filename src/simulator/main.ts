@@ -1,4 +1,4 @@
-// Runnable entry of the simulator (`node dist/engines/simulator/main.js`): the process the
+// Runnable entry of the simulator (`node dist/simulator/main.js`): the process the
 // simulator container image runs, configured like `ollama serve` through the environment, and
 // logging like it, so the Docker engine's log parsing (the "inference compute" line) works on it.
 // Only node: built-ins, transitively: the image has Node and nothing else.

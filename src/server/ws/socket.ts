@@ -5,7 +5,7 @@ import { debuglog } from 'node:util'
 import type { HttpServer } from 'vite'
 import { type WebSocket, WebSocketServer } from 'ws'
 import { z } from 'zod'
-import type { HttpError } from './body.js'
+import type { HttpError } from '../body.js'
 import {
   type ChatMessage,
   chatMessageSchema,
@@ -14,9 +14,9 @@ import {
   modelOptionsSchema,
   resolveModel,
   runChat,
-} from './chat.js'
-import type { RouteContext } from './context.js'
-import { crossSiteReason, isAllowedHost } from './guards.js'
+} from '../chat.js'
+import type { RouteContext } from '../context.js'
+import { crossSiteReason, isAllowedHost } from '../guards.js'
 
 const debug = debuglog('vite-plugin-ollama')
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import { debuglog } from 'node:util'
 import type Docker from 'dockerode'
-import { errorMessage } from './errors.js'
+import { errorMessage } from '../../problem.js'
 
 const debug = debuglog('vite-plugin-ollama')
 

@@ -4,8 +4,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { debuglog } from 'node:util'
 import Docker from 'dockerode'
-import type { DockerGpuInfo } from '../gpu/container.js'
-import { errorMessage } from './errors.js'
+import type { DockerGpuInfo } from '../../gpu/container.js'
+import { errorMessage } from '../../problem.js'
 
 const debug = debuglog('vite-plugin-ollama')
 

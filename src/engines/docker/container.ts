@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import type Docker from 'dockerode'
-import type { ContainerGpuPlan } from '../gpu/container.js'
-import type { ResolvedDockerOptions } from '../options.js'
-import { dockerMessage, isNotFound, isNotModified } from './docker-errors.js'
+import type { ContainerGpuPlan } from '../../gpu/container.js'
+import type { ResolvedDockerOptions } from '../../options.js'
+import { dockerMessage, isNotFound, isNotModified } from './errors.js'
 
 /** Label prefix of everything the plugin creates. */
 export const LABEL = 'dev.vite-plugin-ollama'

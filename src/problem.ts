@@ -1,4 +1,4 @@
-import type { Problem } from '../types.js'
+import type { Problem } from './types.js'
 
 /**
  * An engine could not start. `problem` is what the user sees (what happened, what to do);

@@ -1,6 +1,6 @@
 import { debuglog } from 'node:util'
 import type Docker from 'dockerode'
-import { errorMessage } from './errors.js'
+import { errorMessage } from '../../problem.js'
 
 const debug = debuglog('vite-plugin-ollama')
 

@@ -3,7 +3,7 @@ import https from 'node:https'
 import net from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { debuglog } from 'node:util'
-import { EngineStartError, errorMessage, withLogTail } from './errors.js'
+import { EngineStartError, errorMessage, withLogTail } from '../problem.js'
 
 const debug = debuglog('vite-plugin-ollama')
 

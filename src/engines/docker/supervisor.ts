@@ -1,14 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { debuglog } from 'node:util'
 import type Docker from 'dockerode'
-import type { EngineInfo } from '../types.js'
-import { containerDeath, STOP_TIMEOUT_S } from './docker-container.js'
-import { isNotFound, isNotModified } from './docker-errors.js'
-import { type ContainerEvent, watchContainerEvents } from './docker-events.js'
-import { parseInferenceCompute, readLogTail } from './docker-logs.js'
-import { createEngineEventHub, type EngineEventHub } from './engine-events.js'
-import { errorMessage, withLogTail } from './errors.js'
-import { probeOllama, waitForOllama } from './ollama-probe.js'
+import type { EngineInfo } from '../../types.js'
+import { containerDeath, STOP_TIMEOUT_S } from './container.js'
+import { isNotFound, isNotModified } from './errors.js'
+import { type ContainerEvent, watchContainerEvents } from './events.js'
+import { parseInferenceCompute, readLogTail } from './logs.js'
+import { createEngineEventHub, type EngineEventHub } from '../events.js'
+import { errorMessage, withLogTail } from '../../problem.js'
+import { probeOllama, waitForOllama } from '../../ollama/probe.js'
 
 const debug = debuglog('vite-plugin-ollama')
 
