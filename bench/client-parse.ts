@@ -1,8 +1,8 @@
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Ollama } from 'ollama'
-import { startSimulator } from '../src/simulator/index.js'
 import { OllamaClient } from '../src/ollama/index.js'
+import { startSimulator } from '../src/simulator/index.js'
 import { alternate, type Figure, goal, median, round } from './harness.js'
 
 const TOKENS = 100_000

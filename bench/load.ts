@@ -1,6 +1,6 @@
 import { Agent, request } from 'undici'
-import { simulatedReply } from '../src/simulator/tokens.js'
 import ollama from '../src/index.js'
+import { simulatedReply } from '../src/simulator/tokens.js'
 import { benchServer, type Figure, goal, loopDelayDuring, round, waitReady } from './harness.js'
 import { startUpstream } from './upstream.js'
 

@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer, type Plugin } from 'vite'
-import { startSimulator } from '../src/simulator/index.js'
 import ollama from '../src/index.js'
+import { startSimulator } from '../src/simulator/index.js'
 import { alternate, type Figure, goal, median, round } from './harness.js'
 
 /**

@@ -1,7 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import pc from 'picocolors'
 import type { DockerAttempt, DockerConnection } from './engines/docker/connect.js'
-import type { ProbeResult } from './ollama/probe.js'
 import { type ContainerGpuPlan, planContainerGpu } from './gpu/container.js'
 import { detectGpus, type GpuReport } from './gpu/detect.js'
 import { formatMemory } from './gpu/format.js'
@@ -12,6 +11,7 @@ import {
   recommendModels,
 } from './gpu/recommend.js'
 import { recommendTuning, type Tuning } from './gpu/tuning.js'
+import type { ProbeResult } from './ollama/probe.js'
 import type { ResolvedOptions } from './options.js'
 import type { EngineName, ResolutionStep } from './types.js'
 

@@ -12,8 +12,6 @@ import { attachChatSocket } from './server/ws/socket.js'
 import { processState } from './singleton.js'
 import { reportToTerminal } from './terminal.js'
 
-export type { Simulator, SimulatorOptions, SimulatorStats } from './simulator/index.js'
-export { startSimulator } from './simulator/index.js'
 export type { GpuInfo, GpuReport } from './gpu/detect.js'
 export { detectGpus } from './gpu/detect.js'
 export { recommendModels } from './gpu/recommend.js'
@@ -26,6 +24,8 @@ export type {
   ResolvedOptions,
 } from './options.js'
 export { OllamaOptionsError, resolveOptions } from './options.js'
+export type { Simulator, SimulatorOptions, SimulatorStats } from './simulator/index.js'
+export { startSimulator } from './simulator/index.js'
 export type * from './types.js'
 
 const debug = debuglog('vite-plugin-ollama')

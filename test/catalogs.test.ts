@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { builtinCatalog } from '../src/simulator/catalog.js'
 import { MODEL_CATALOG } from '../src/gpu/catalog.js'
+import { builtinCatalog } from '../src/simulator/catalog.js'
 
 // Two tables on purpose: the simulator's registry (exact bytes, layers, capabilities, context
 // lengths: what /api/pull and /api/show serve) must stay runnable with Node built-ins alone in a

@@ -4,13 +4,13 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { isGpuRefused, isNameConflict, isPortTaken } from '../src/engines/docker/errors.js'
-import { demuxDockerLog, parseInferenceCompute } from '../src/engines/docker/logs.js'
 import {
   connectDocker,
   dockerEndpointCandidates,
   parseDockerHost,
 } from '../src/engines/docker/connect.js'
+import { isGpuRefused, isNameConflict, isPortTaken } from '../src/engines/docker/errors.js'
+import { demuxDockerLog, parseInferenceCompute } from '../src/engines/docker/logs.js'
 
 /** A fake home: which files exist and what they hold. */
 function world(files: Record<string, string>, env: NodeJS.ProcessEnv = {}) {

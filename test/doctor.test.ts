@@ -2,9 +2,9 @@ import net from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { formatDoctor, runDoctor } from '../src/doctor.js'
 import { connectDocker, type DockerConnection } from '../src/engines/docker/connect.js'
-import { type Simulator, startSimulator } from '../src/simulator/index.js'
 import { detectGpus } from '../src/gpu/detect.js'
 import { resolveOptions } from '../src/options.js'
+import { type Simulator, startSimulator } from '../src/simulator/index.js'
 import { loadGpuFixture } from './fixtures/gpu/fixture.js'
 
 const ANSI = /\x1b\[[0-9;]*m/g

@@ -4,9 +4,9 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { EngineStartError } from '../src/problem.js'
 import { findOllamaBinary, type NativeEngine, startNativeEngine } from '../src/engines/native.js'
 import { isPortFree, probeOllama } from '../src/ollama/probe.js'
+import { EngineStartError } from '../src/problem.js'
 import { freePort } from './helpers/docker-image.js'
 
 const tsx = import.meta.resolve('tsx')

@@ -3,8 +3,6 @@ import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { type Simulator, startSimulator } from '../src/simulator/index.js'
-import { simulatedReply } from '../src/simulator/tokens.js'
 import { poolUsers } from '../src/ollama/dispatcher.js'
 import {
   type ChatResponse,
@@ -13,6 +11,8 @@ import {
   OllamaError,
   type PullProgress,
 } from '../src/ollama/index.js'
+import { type Simulator, startSimulator } from '../src/simulator/index.js'
+import { simulatedReply } from '../src/simulator/tokens.js'
 
 const MODEL = 'llama3.2'
 const PROMPT = 'Why is the sky blue?'

@@ -5,11 +5,11 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { connectDocker } from '../src/engines/docker/connect.js'
-import { findOllamaBinary } from '../src/engines/native.js'
 import { planEngine, type ResolveDeps, startEngine } from '../src/engines/index.js'
-import { startSimulator } from '../src/simulator/index.js'
+import { findOllamaBinary } from '../src/engines/native.js'
 import type { GpuReport } from '../src/gpu/detect.js'
 import { type OllamaPluginOptions, resolveOptions } from '../src/options.js'
+import { startSimulator } from '../src/simulator/index.js'
 import type { Engine } from '../src/types.js'
 import {
   freePort,

@@ -5,16 +5,12 @@ import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer, type ViteDevServer } from 'vite'
-import {
-  type Simulator,
-  type SimulatorOptions,
-  startSimulator,
-} from '../src/simulator/index.js'
 import { OllamaClient } from '../src/ollama/client.js'
 import { type OllamaPluginOptions, type ResolvedOptions, resolveOptions } from '../src/options.js'
 import type { RouteContext } from '../src/server/context.js'
 import { ollamaRoutes } from '../src/server/routes.js'
 import { attachChatSocket, type ChatSocketOptions } from '../src/server/ws/socket.js'
+import { type Simulator, type SimulatorOptions, startSimulator } from '../src/simulator/index.js'
 import type { PullProgressEvent, StateSnapshot } from '../src/types.js'
 
 export interface Harness {

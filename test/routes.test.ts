@@ -1,7 +1,7 @@
 import http from 'node:http'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { simulatedReply, tokenize } from '../src/simulator/index.js'
 import { openSse as openSseWriter } from '../src/server/sse.js'
+import { simulatedReply, tokenize } from '../src/simulator/index.js'
 import {
   type Harness,
   nextCancel,

@@ -1,9 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import {
-  type Simulator,
-  type SimulatorOptions,
-  startSimulator,
-} from '../src/simulator/index.js'
+import { type Simulator, type SimulatorOptions, startSimulator } from '../src/simulator/index.js'
 
 // /api/pull progress as reference/ollama-api.md §3 specifies it.
 

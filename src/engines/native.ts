@@ -3,10 +3,10 @@ import { accessSync, constants, statSync } from 'node:fs'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { debuglog } from 'node:util'
+import { isPortFree, waitForOllama } from '../ollama/probe.js'
+import { EngineStartError, withLogTail } from '../problem.js'
 import type { Engine, EngineInfo } from '../types.js'
 import { createEngineEventHub } from './events.js'
-import { EngineStartError, withLogTail } from '../problem.js'
-import { isPortFree, waitForOllama } from '../ollama/probe.js'
 
 const debug = debuglog('vite-plugin-ollama')
 

@@ -1,8 +1,8 @@
 import { debuglog } from 'node:util'
 import type Docker from 'dockerode'
 import { formatBytes } from '../../format.js'
-import { dockerMessage, isNotFound } from './errors.js'
 import { EngineStartError, errorMessage } from '../../problem.js'
+import { dockerMessage, isNotFound } from './errors.js'
 
 const debug = debuglog('vite-plugin-ollama')
 

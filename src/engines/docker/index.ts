@@ -4,8 +4,13 @@ import type Docker from 'dockerode'
 import { type ContainerGpuPlan, planContainerGpu } from '../../gpu/container.js'
 import type { GpuReport } from '../../gpu/detect.js'
 import { recommendTuning } from '../../gpu/tuning.js'
+import { isPortFree, probeOllama, waitForOllama } from '../../ollama/probe.js'
 import type { ResolvedDockerOptions } from '../../options.js'
+import { EngineStartError } from '../../problem.js'
 import type { Engine } from '../../types.js'
+import type { EngineLogger } from '../events.js'
+import { createExternalEngine } from '../external.js'
+import { connectDocker, type DockerAttempt, type DockerConnection } from './connect.js'
 import {
   boundHostPort,
   buildContainerSpec,
@@ -25,12 +30,7 @@ import {
 import { dockerMessage, isGpuRefused, isNameConflict, isPortTaken } from './errors.js'
 import { ensureImage } from './image.js'
 import { readLogTail } from './logs.js'
-import { connectDocker, type DockerAttempt, type DockerConnection } from './connect.js'
 import { createDockerSupervisor, type RestartPolicy } from './supervisor.js'
-import type { EngineLogger } from '../events.js'
-import { EngineStartError } from '../../problem.js'
-import { createExternalEngine } from '../external.js'
-import { isPortFree, probeOllama, waitForOllama } from '../../ollama/probe.js'
 
 const debug = debuglog('vite-plugin-ollama')
 

@@ -1,14 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { debuglog } from 'node:util'
 import type Docker from 'dockerode'
+import { probeOllama, waitForOllama } from '../../ollama/probe.js'
+import { errorMessage, withLogTail } from '../../problem.js'
 import type { EngineInfo } from '../../types.js'
+import { createEngineEventHub, type EngineEventHub } from '../events.js'
 import { containerDeath, STOP_TIMEOUT_S } from './container.js'
 import { isNotFound, isNotModified } from './errors.js'
 import { type ContainerEvent, watchContainerEvents } from './events.js'
 import { parseInferenceCompute, readLogTail } from './logs.js'
-import { createEngineEventHub, type EngineEventHub } from '../events.js'
-import { errorMessage, withLogTail } from '../../problem.js'
-import { probeOllama, waitForOllama } from '../../ollama/probe.js'
 
 const debug = debuglog('vite-plugin-ollama')
 
