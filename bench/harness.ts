@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { createServer, type InlineConfig, type ViteDevServer } from 'vite'
-import type { StateSnapshot } from '../src/types.js'
+import type { StateSnapshot } from '../src/protocol.js'
 
 /** One figure of `npm run bench`: a ratio or a distribution, never a lone absolute time. */
 export interface Figure {

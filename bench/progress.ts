@@ -1,6 +1,6 @@
 import WebSocket from 'ws'
 import ollama from '../src/index.js'
-import type { PullProgressEvent } from '../src/types.js'
+import type { PullProgressEvent } from '../src/protocol.js'
 import { benchServer, type Figure, goal, round, waitReady } from './harness.js'
 
 /**

@@ -5,6 +5,7 @@ import { type ParseArgsConfig, parseArgs } from 'node:util'
 import pc from 'picocolors'
 import type { PluginOption } from 'vite'
 import { OllamaOptionsError, type OllamaPluginOptions, resolveOptions } from './options.js'
+import { errorMessage, formatProblem, toProblem } from './problem.js'
 
 const HELP = `
   ${pc.bold('vite-plugin-ollama')} <command> [options]
@@ -40,7 +41,7 @@ function parse(
     const all = { ...options, help: { type: 'boolean', short: 'h' } } as const
     return parseArgs({ args, options: all, strict: true }).values as Record<string, unknown>
   } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err))
+    throw new UsageError(errorMessage(err))
   }
 }
 
@@ -205,7 +206,7 @@ export async function main(argv: string[]): Promise<number> {
       )
       return 2
     }
-    process.stderr.write(`${pc.red('✗')} ${err instanceof Error ? err.message : String(err)}\n`)
+    process.stderr.write(`${pc.red('✗')} ${formatProblem(toProblem(err))}\n`)
     return 1
   }
 }

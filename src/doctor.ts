@@ -13,7 +13,8 @@ import {
 import { recommendTuning, type Tuning } from './gpu/tuning.js'
 import type { ProbeResult } from './ollama/probe.js'
 import type { ResolvedOptions } from './options.js'
-import type { EngineName, ResolutionStep } from './types.js'
+import { errorMessage } from './problem.js'
+import type { EngineName, ResolutionStep } from './protocol.js'
 
 export interface DoctorDeps {
   detect(): Promise<GpuReport>
@@ -84,10 +85,6 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
   }
 }
 
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
-}
-
 /**
  * Everything a developer needs to know before `vite`: GPUs, Docker, Ollama, the engine `auto`
  * would pick, what models fit. Every check runs at once with its own timeout, so a machine with
@@ -110,14 +107,14 @@ export async function runDoctor(
     within(dockerCheck, d.timeoutMs, 'Docker').catch(
       (err): { connection: null; attempts: DockerAttempt[] } => ({
         connection: null,
-        attempts: [{ host: '', source: 'docker', ok: false, reason: messageOf(err) }],
+        attempts: [{ host: '', source: 'docker', ok: false, reason: errorMessage(err) }],
       }),
     ),
     within(ollamaCheck, d.timeoutMs, 'Ollama').catch(
-      (err): ProbeResult => ({ kind: 'other', reason: messageOf(err) }),
+      (err): ProbeResult => ({ kind: 'other', reason: errorMessage(err) }),
     ),
     within(d.planEngine(options, shared), d.timeoutMs, 'engine resolution').catch(
-      (err): DoctorReport['engine'] => ({ choice: null, steps: [], error: messageOf(err) }),
+      (err): DoctorReport['engine'] => ({ choice: null, steps: [], error: errorMessage(err) }),
     ),
   ])
   const conn = docker.connection

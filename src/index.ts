@@ -12,6 +12,7 @@ import { attachChatSocket } from './server/ws/socket.js'
 import { processState } from './singleton.js'
 import { reportToTerminal } from './terminal.js'
 
+export type * from './engines/types.js'
 export type { GpuInfo, GpuReport } from './gpu/detect.js'
 export { detectGpus } from './gpu/detect.js'
 export { recommendModels } from './gpu/recommend.js'
@@ -24,9 +25,9 @@ export type {
   ResolvedOptions,
 } from './options.js'
 export { OllamaOptionsError, resolveOptions } from './options.js'
+export type * from './protocol.js'
 export type { Simulator, SimulatorOptions, SimulatorStats } from './simulator/index.js'
 export { startSimulator } from './simulator/index.js'
-export type * from './types.js'
 
 const debug = debuglog('vite-plugin-ollama')
 

@@ -1,21 +1,21 @@
 import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
 import { startEngine } from './engines/index.js'
+import type { Engine, EngineEvent } from './engines/types.js'
 import { detectGpus, type GpuReport } from './gpu/detect.js'
 import { checkModelFit, modelSize, recommendModels } from './gpu/recommend.js'
 import { ModelManager } from './models/manager.js'
 import { PullProgressFolder } from './models/progress.js'
 import { OllamaClient } from './ollama/client.js'
 import type { ResolvedOptions } from './options.js'
+import { formatProblem, ProblemError, toProblem } from './problem.js'
 import type {
-  Engine,
-  EngineEvent,
   Phase,
   Problem,
   PullProgressEvent,
   ResolutionStep,
   StateSnapshot,
-} from './types.js'
+} from './protocol.js'
 
 const debug = debuglog('vite-plugin-ollama')
 
@@ -73,11 +73,12 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
     return this.options
   }
 
-  /** The Ollama base URL to talk to, or null while none is up. */
-  upstream(): string | null {
-    return this.engine && (this.phase === 'ready' || this.phase === 'pulling')
-      ? this.engine.info.url
-      : null
+  /**
+   * The client of the Ollama to talk to, or null while none is up. One client (one keep-alive
+   * pool) per engine, shared by the model manager and the routes, closed when the engine stops.
+   */
+  upstream(): OllamaClient | null {
+    return this.engine && (this.phase === 'ready' || this.phase === 'pulling') ? this.client : null
   }
 
   snapshot(): StateSnapshot {
@@ -106,7 +107,8 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
   /** Pulls one model on demand (POST /pull, the overlay's Retry). */
   pull(model: string, signal: AbortSignal): AsyncIterable<PullProgressEvent> {
     if (!this.models) {
-      throw Object.assign(new Error('Ollama is not running yet'), {
+      throw new ProblemError({
+        message: 'Ollama is not running yet',
         hint: this.problem?.hint ?? 'Wait for the overlay to say ready, then try again.',
       })
     }
@@ -207,10 +209,7 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
       if (!started.engine) {
         this.problem = started.problem ?? { message: 'No way to run Ollama was found' }
         this.setPhase('unavailable')
-        this.log(
-          'warn',
-          `${this.problem.message}${this.problem.hint ? `\n  ${this.problem.hint}` : ''}`,
-        )
+        this.log('warn', formatProblem(this.problem))
         return
       }
       this.attachEngine(started.engine)
@@ -328,20 +327,14 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
       case 'failed':
         this.problem = event.problem
         this.setPhase('error')
-        this.log(
-          'error',
-          `${event.problem.message}${event.problem.hint ? `\n  ${event.problem.hint}` : ''}`,
-        )
+        this.log('error', formatProblem(event.problem))
         break
       case 'log':
         this.log(event.level, event.message)
         break
       case 'degraded':
         this.warning = event.problem
-        this.log(
-          'warn',
-          `${event.problem.message}${event.problem.hint ? `\n  ${event.problem.hint}` : ''}`,
-        )
+        this.log('warn', formatProblem(event.problem))
         this.emitState()
         break
       case 'restored':
@@ -386,10 +379,9 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
 
   private fail(error: unknown): void {
     if (this.abort.signal.aborted) return
-    const e = error as Error & { hint?: string }
-    this.problem = { message: e.message ?? String(error), hint: e.hint }
+    this.problem = toProblem(error)
     this.setPhase('error')
-    this.log('error', `${this.problem.message}${e.hint ? `\n  ${e.hint}` : ''}`)
+    this.log('error', formatProblem(this.problem))
   }
 
   private setPhase(phase: Phase): void {

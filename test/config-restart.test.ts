@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs'
 import { createServer, type ViteDevServer } from 'vite'
 import { afterEach, describe, expect, it } from 'vitest'
+import type { StateSnapshot } from '../src/protocol.js'
 import { startSimulator } from '../src/simulator/index.js'
-import type { StateSnapshot } from '../src/types.js'
 import { makeConfigProject } from './helpers/faults.js'
 import { waitFor } from './helpers/vite.js'
 

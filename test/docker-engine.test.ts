@@ -10,11 +10,11 @@ import type Docker from 'dockerode'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { LABEL } from '../src/engines/docker/container.js'
 import { type DockerEngine, startDockerEngine } from '../src/engines/docker/index.js'
+import type { Engine, EngineEvent } from '../src/engines/types.js'
 import type { GpuReport } from '../src/gpu/detect.js'
 import { type ResolvedDockerOptions, resolveOptions } from '../src/options.js'
-import { EngineStartError } from '../src/problem.js'
+import { ProblemError } from '../src/problem.js'
 import { startSimulator } from '../src/simulator/index.js'
-import type { Engine, EngineEvent } from '../src/types.js'
 import {
   freePort,
   probeDocker,
@@ -349,9 +349,9 @@ describe.skipIf(skip)(title, () => {
     })
 
     const error = await start(options).catch((e: unknown) => e)
-    expect(error).toBeInstanceOf(EngineStartError)
-    expect((error as EngineStartError).problem.hint).toMatch(/docker\.hostPort/)
-    expect((error as EngineStartError).problem.message).toContain(`Port ${options.hostPort}`)
+    expect(error).toBeInstanceOf(ProblemError)
+    expect((error as ProblemError).problem.hint).toMatch(/docker\.hostPort/)
+    expect((error as ProblemError).problem.message).toContain(`Port ${options.hostPort}`)
     await expect(docker.getContainer(options.containerName).inspect()).rejects.toMatchObject({
       statusCode: 404,
     })
@@ -386,7 +386,7 @@ describe.skipIf(skip)(title, () => {
     const options = await dockerOptions()
     await docker.createContainer({ name: options.containerName, Image: image })
     const error = await start(options).catch((e: unknown) => e)
-    expect((error as EngineStartError).problem.hint).toMatch(/docker\.containerName/)
+    expect((error as ProblemError).problem.hint).toMatch(/docker\.containerName/)
     expect(
       (await docker.getContainer(options.containerName).inspect()).Config.Labels?.[
         `${LABEL}.managed`
@@ -397,7 +397,7 @@ describe.skipIf(skip)(title, () => {
   it("reports a missing image when docker.pullImage is 'never'", async () => {
     const options = await dockerOptions({ image: 'vite-plugin-ollama-test/absent:nope' })
     const error = await start(options).catch((e: unknown) => e)
-    expect((error as EngineStartError).problem).toMatchObject({
+    expect((error as ProblemError).problem).toMatchObject({
       message: expect.stringContaining("docker.pullImage is 'never'"),
       hint: expect.stringContaining('docker pull vite-plugin-ollama-test/absent:nope'),
     })
@@ -410,8 +410,8 @@ describe.skipIf(skip)(title, () => {
       pullImage: 'missing',
     })
     const error = await start(options).catch((e: unknown) => e)
-    expect(error).toBeInstanceOf(EngineStartError)
-    const problem = (error as EngineStartError).problem
+    expect(error).toBeInstanceOf(ProblemError)
+    const problem = (error as ProblemError).problem
     expect(problem.message).toContain('vite-plugin-ollama-test/absent:nope')
     expect(problem.hint).toMatch(/docker pull vite-plugin-ollama-test\/absent:nope|docker\.image/)
     await expect(docker.getContainer(options.containerName).inspect()).rejects.toMatchObject({
@@ -422,11 +422,11 @@ describe.skipIf(skip)(title, () => {
   it('puts the log tail into the error when Ollama dies before it is ready', async () => {
     const options = await dockerOptions({ env: { SIM_MODELS: 'not a valid name!' } })
     const error = await start(options).catch((e: unknown) => e)
-    expect(error).toBeInstanceOf(EngineStartError)
-    expect((error as EngineStartError).problem.message).toMatch(
+    expect(error).toBeInstanceOf(ProblemError)
+    expect((error as ProblemError).problem.message).toMatch(
       /exited with code \d+ before Ollama was ready/,
     )
-    expect((error as EngineStartError).logTail.length).toBeGreaterThan(0)
+    expect((error as ProblemError).logTail.length).toBeGreaterThan(0)
   })
 
   it('leaves no handles open after stop: a process that stops its engine exits by itself', async () => {
@@ -434,7 +434,7 @@ describe.skipIf(skip)(title, () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'vpo-handles-'))
     closers.push(() => rmSync(dir, { recursive: true, force: true }))
     const script = path.join(dir, 'start-stop.mts')
-    const src = path.resolve('src/engines/docker.ts')
+    const src = path.resolve('src/engines/docker/index.ts')
     writeFileSync(
       script,
       `import { startDockerEngine } from ${JSON.stringify(src)}

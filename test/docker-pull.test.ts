@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import type Docker from 'dockerode'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { PullProgressEvent } from '../src/types.js'
+import type { PullProgressEvent } from '../src/protocol.js'
 import {
   freePort,
   probeDocker,

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { describeProcessor, ModelManager, type ModelManagerDeps } from '../src/models/manager.js'
 import { OllamaClient } from '../src/ollama/client.js'
+import type { PullProgressEvent } from '../src/protocol.js'
 import { type Simulator, startSimulator } from '../src/simulator/index.js'
-import type { PullProgressEvent } from '../src/types.js'
 
 const cleanups: Array<() => unknown> = []
 afterEach(async () => {

@@ -6,7 +6,7 @@ import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { findOllamaBinary, type NativeEngine, startNativeEngine } from '../src/engines/native.js'
 import { isPortFree, probeOllama } from '../src/ollama/probe.js'
-import { EngineStartError } from '../src/problem.js'
+import { ProblemError } from '../src/problem.js'
 import { freePort } from './helpers/docker-image.js'
 
 const tsx = import.meta.resolve('tsx')
@@ -103,8 +103,8 @@ describe('native engine', () => {
       url: `http://127.0.0.1:${await freePort()}`,
       binary: path.join(dir, 'ollama'),
     }).catch((e: unknown) => e)
-    expect(error).toBeInstanceOf(EngineStartError)
-    const problem = (error as EngineStartError).problem
+    expect(error).toBeInstanceOf(ProblemError)
+    const problem = (error as ProblemError).problem
     expect(problem.message).toMatch(/exited with code 3 before Ollama was ready/)
     expect(problem.hint).toContain('bind: permission denied')
   })
@@ -158,7 +158,7 @@ await startSimulator({ port: ${port} })
         url: `http://127.0.0.1:${port}`,
         binary: path.join(dir, 'ollama'),
       }).catch((e: unknown) => e)
-      expect((error as EngineStartError).problem.hint).toMatch(/Set url in vite\.config\.ts/)
+      expect((error as ProblemError).problem.hint).toMatch(/Set url in vite\.config\.ts/)
     } finally {
       server.close()
     }

@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { createServer, type Plugin, type ViteDevServer } from 'vite'
-import type { PullProgressEvent, StateSnapshot } from '../src/types.js'
+import type { PullProgressEvent, StateSnapshot } from '../src/protocol.js'
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const overlaySource = join(repoRoot, 'src/client/overlay.ts')

@@ -12,7 +12,7 @@ import {
   gpuLine,
   normaliseModelName,
 } from '../src/client/overlay-format.js'
-import type { PullProgressEvent, StateSnapshot } from '../src/types.js'
+import type { PullProgressEvent, StateSnapshot } from '../src/protocol.js'
 import {
   browserSuiteName,
   CSP_NONCE,

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import ollama from '../src/index.js'
-import type { PullProgressEvent, StateSnapshot } from '../src/types.js'
+import type { PullProgressEvent, StateSnapshot } from '../src/protocol.js'
 import { connectHmr, makeApp, memoryLogger, startVite, waitFor } from './helpers/vite.js'
 
 const cleanups: Array<() => unknown> = []

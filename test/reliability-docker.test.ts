@@ -6,7 +6,7 @@ import { promisify } from 'node:util'
 import type Docker from 'dockerode'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { OllamaPluginOptions } from '../src/options.js'
-import type { StateSnapshot } from '../src/types.js'
+import type { StateSnapshot } from '../src/protocol.js'
 import {
   freePort,
   probeDocker,

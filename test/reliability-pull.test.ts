@@ -2,8 +2,8 @@
 // ollama-api.md §3.3) and a model that does not exist. Each failed model says why and what to
 // do, in /status and over HMR; the other models are pulled and ready; the phase settles.
 import { afterEach, describe, expect, it } from 'vitest'
+import type { ModelState, StateSnapshot } from '../src/protocol.js'
 import { startSimulator } from '../src/simulator/index.js'
-import type { ModelState, StateSnapshot } from '../src/types.js'
 import { servePlugin, waitForStatus } from './helpers/faults.js'
 import { connectHmr, waitFor } from './helpers/vite.js'
 import { openSse } from './routes-harness.js'

@@ -7,10 +7,10 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { connectDocker } from '../src/engines/docker/connect.js'
 import { planEngine, type ResolveDeps, startEngine } from '../src/engines/index.js'
 import { findOllamaBinary } from '../src/engines/native.js'
+import type { Engine } from '../src/engines/types.js'
 import type { GpuReport } from '../src/gpu/detect.js'
 import { type OllamaPluginOptions, resolveOptions } from '../src/options.js'
 import { startSimulator } from '../src/simulator/index.js'
-import type { Engine } from '../src/types.js'
 import {
   freePort,
   probeDocker,

@@ -7,11 +7,11 @@ import { join } from 'node:path'
 import { createServer, type ViteDevServer } from 'vite'
 import { OllamaClient } from '../src/ollama/client.js'
 import { type OllamaPluginOptions, type ResolvedOptions, resolveOptions } from '../src/options.js'
+import type { PullProgressEvent, StateSnapshot } from '../src/protocol.js'
 import type { RouteContext } from '../src/server/context.js'
 import { ollamaRoutes } from '../src/server/routes.js'
 import { attachChatSocket, type ChatSocketOptions } from '../src/server/ws/socket.js'
 import { type Simulator, type SimulatorOptions, startSimulator } from '../src/simulator/index.js'
-import type { PullProgressEvent, StateSnapshot } from '../src/types.js'
 
 export interface Harness {
   sim: Simulator
@@ -80,6 +80,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   await writeFile(join(root, 'index.html'), '<!doctype html><title>routes</title><p>app</p>')
   let options: ResolvedOptions = resolveOptions({ models: ['llama3.2'], ...opts.plugin })
   let upstream: string | null = sim.url
+  // One client per upstream, as the orchestrator holds one per engine.
+  let client: OllamaClient | null = new OllamaClient(sim.url)
   let snapshot: StateSnapshot = {
     phase: 'ready',
     engine: { kind: 'simulator', url: sim.url, simulated: true },
@@ -92,7 +94,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const ctx: RouteContext = {
     base,
     options: () => options,
-    upstream: () => upstream,
+    upstream: () => client,
     snapshot: () => snapshot,
     pull: (model, signal) => {
       if (!upstream) throw new Error('no engine')
@@ -131,6 +133,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     ctx,
     setUpstream(url) {
       upstream = url
+      void client?.close()
+      client = url ? new OllamaClient(url) : null
     },
     setSnapshot(patch) {
       snapshot = { ...snapshot, ...patch }
@@ -145,6 +149,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     async close() {
       await chatSocket?.close()
       await server.close()
+      await client?.close()
       await sim.close()
       await rm(root, { recursive: true, force: true })
     },

@@ -5,7 +5,7 @@ import * as vite8 from 'vite'
 import * as vite7 from 'vite7'
 import { describe, expect, it } from 'vitest'
 import ollama from '../src/index.js'
-import type { StateSnapshot } from '../src/types.js'
+import type { StateSnapshot } from '../src/protocol.js'
 import { waitFor } from './helpers/vite.js'
 
 // peerDependencies say vite ^7 || ^8. Vite >= 8.3 tells closeServer whether a close is a

@@ -1,6 +1,12 @@
 // Pure text for the overlay: how phases, engines, GPUs, sizes, speeds and ETAs read. Kept apart from
 // the DOM code so it can be unit-tested in Node and reused by the badge and the card alike.
-import type { EngineInfo, ModelState, Phase, PullProgressEvent, StateSnapshot } from '../types.js'
+import type {
+  EngineInfo,
+  ModelState,
+  Phase,
+  PullProgressEvent,
+  StateSnapshot,
+} from '../protocol.js'
 
 /** Words users read for each phase; the colour comes from the `phase` attribute in the CSS. */
 export const phaseLabels: Record<Phase, string> = {

@@ -1,7 +1,7 @@
 // The Retry button's request: POST `${base}/pull` and read its Server-Sent Events to the end. The
 // overlay's rows follow the `ollama:progress`/`ollama:state` HMR events, so the stream only matters
 // for how the request ends: an `event: error` or a refused request becomes the row's message.
-import type { Problem } from '../types.js'
+import type { Problem } from '../protocol.js'
 
 export class PullRequestError extends Error {
   readonly hint: string | undefined

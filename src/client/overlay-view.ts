@@ -1,7 +1,7 @@
 // DOM for the overlay card, built with createElement/textContent only: model names, errors and
 // hints come from the server and must never be parsed as HTML (Vite's own overlay dropped its
 // innerHTML template for the same reason, vitejs/vite#15852).
-import type { ModelState, Problem, StateSnapshot } from '../types.js'
+import type { ModelState, Problem, StateSnapshot } from '../protocol.js'
 import {
   clampPercent,
   engineLine,

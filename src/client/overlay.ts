@@ -1,7 +1,7 @@
 // Browser entry of the status overlay: mounts <vite-plugin-ollama-overlay> once and feeds it from
 // the dev server over Vite's HMR channel. Runs in the browser only: no Node imports here, and the
 // type imports are erased.
-import type { PullProgressEvent, StateSnapshot } from '../types.js'
+import type { PullProgressEvent, StateSnapshot } from '../protocol.js'
 import {
   defineOverlayElement,
   OVERLAY_TAG,

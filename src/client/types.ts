@@ -1,36 +1,29 @@
-// The wire shapes of the browser client: what `virtual:ollama` sends, receives and takes as
-// options. The state types come from src/types.ts (types only: erased, so no Node code reaches
-// the browser); the chat frames mirror src/server/ws.ts. client.d.ts mirrors these for apps.
+// The types of the browser client: what `virtual:ollama` takes as options and hands back. The
+// wire shapes come from src/protocol.ts (types only: erased, so no Node code reaches the browser).
 
-import type { PullProgressEvent, StateSnapshot } from '../types.js'
+import type {
+  ChatId,
+  ChatMessage,
+  ChatMetrics,
+  ChatResult,
+  ClientFrame,
+  PullProgressEvent,
+  ServerFrame,
+  StateSnapshot,
+} from '../protocol.js'
 
-export type ChatRole = 'system' | 'user' | 'assistant' | 'tool'
-
-export interface ChatMessage {
-  role: ChatRole
-  content: string
-  /** Base64 images, for vision models. */
-  images?: string[]
-}
+export type {
+  ChatId,
+  ChatMessage,
+  ChatMetrics,
+  ChatResult,
+  ChatRole,
+  ClientFrame,
+  ServerFrame,
+} from '../protocol.js'
 
 /** A prompt (one user message) or a whole conversation. */
 export type ChatInput = string | ChatMessage[]
-
-export interface ChatMetrics {
-  model: string
-  tokens: number
-  tokensPerSecond: number
-  ttftMs: number
-  totalMs: number
-  promptTokens?: number
-  loadMs?: number
-  doneReason?: string
-}
-
-export interface ChatResult {
-  content: string
-  metrics: ChatMetrics
-}
 
 export interface ChatOptions {
   /** Defaults to the configured `defaultModel`, then to the plugin's. */
@@ -58,52 +51,6 @@ export type PullProgress = PullProgressEvent
 
 /** The plugin's state (`GET /status`): the server's own type, erased at build time. */
 export type { StateSnapshot }
-
-// Frames of the WebSocket chat (`connect()`).
-
-/** Frames from the server. Room frames carry `room` and the originating `session`. */
-export type ServerFrame =
-  | { type: 'ready'; session: string; rooms: string[] }
-  | { type: 'start'; id: ChatId; session: string; room?: string; model: string; content: string }
-  | { type: 'token'; id: ChatId; session: string; room?: string; content: string }
-  | { type: 'done'; id: ChatId; session: string; room?: string; metrics: ChatMetrics }
-  | {
-      type: 'error'
-      id?: ChatId
-      session?: string
-      room?: string
-      message: string
-      hint?: string
-      code?: string
-    }
-  | { type: 'joined'; room: string; members: number }
-  | { type: 'left'; room: string }
-
-export type ChatId = string | number
-
-/** Frames to the server (`send` takes any of these). */
-export type ClientFrame =
-  | {
-      type: 'chat'
-      id: ChatId
-      session?: string
-      room?: string
-      model?: string
-      content: string
-      options?: Record<string, unknown>
-    }
-  | {
-      type: 'chat'
-      id: ChatId
-      session?: string
-      room?: string
-      model?: string
-      messages: ChatMessage[]
-      options?: Record<string, unknown>
-    }
-  | { type: 'cancel'; id: ChatId }
-  | { type: 'join'; room: string }
-  | { type: 'leave'; room: string }
 
 type FrameOf<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>
 

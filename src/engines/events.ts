@@ -1,4 +1,4 @@
-import type { EngineEvent } from '../types.js'
+import type { EngineEvent } from './types.js'
 
 /** Where engines report progress while they start (before anyone holds the Engine). */
 export interface EngineLogger {

@@ -1,5 +1,6 @@
-import type { Engine, EngineInfo } from '../types.js'
+import type { EngineInfo } from '../protocol.js'
 import { createEngineEventHub } from './events.js'
+import type { Engine } from './types.js'
 
 /**
  * An Ollama someone else runs (a native app, another container, a teammate's server). We only

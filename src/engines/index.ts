@@ -3,8 +3,8 @@ import type { GpuReport } from '../gpu/detect.js'
 import { recommendTuning } from '../gpu/tuning.js'
 import { type ProbeResult, probeOllama } from '../ollama/probe.js'
 import type { ResolvedOptions } from '../options.js'
-import { EngineStartError, errorMessage } from '../problem.js'
-import type { Engine, EngineName, Problem, ResolutionStep } from '../types.js'
+import { errorMessage, ProblemError } from '../problem.js'
+import type { EngineName, Problem, ResolutionStep } from '../protocol.js'
 import { connectDocker, type DockerAttempt, type DockerConnection } from './docker/connect.js'
 import { boundHostPort, inspectByName, isManaged } from './docker/container.js'
 import { noDockerProblem, startDockerEngine } from './docker/index.js'
@@ -12,6 +12,7 @@ import type { EngineLogger } from './events.js'
 import { createExternalEngine } from './external.js'
 import { findOllamaBinary, startNativeEngine } from './native.js'
 import { startSimulatorEngine } from './simulator.js'
+import type { Engine } from './types.js'
 
 export type { EngineLogger } from './events.js'
 
@@ -318,7 +319,7 @@ export async function startEngine(
     } catch (err) {
       ctx.signal?.throwIfAborted()
       const problem: Problem =
-        err instanceof EngineStartError
+        err instanceof ProblemError
           ? err.problem
           : { message: `${c.engine} engine failed: ${errorMessage(err)}` }
       debug('engine %s failed: %s', c.engine, problem.message)

@@ -4,9 +4,10 @@ import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { debuglog } from 'node:util'
 import { isPortFree, waitForOllama } from '../ollama/probe.js'
-import { EngineStartError, withLogTail } from '../problem.js'
-import type { Engine, EngineInfo } from '../types.js'
+import { ProblemError, withLogTail } from '../problem.js'
+import type { EngineInfo } from '../protocol.js'
 import { createEngineEventHub } from './events.js'
+import type { Engine } from './types.js'
 
 const debug = debuglog('vite-plugin-ollama')
 
@@ -90,7 +91,7 @@ function isLoopback(hostname: string): boolean {
 export async function startNativeEngine(opts: NativeEngineOptions): Promise<NativeEngine> {
   const binary = opts.binary ?? findOllamaBinary()
   if (!binary) {
-    throw new EngineStartError({
+    throw new ProblemError({
       message: 'The native engine needs the `ollama` command, and it is not on PATH.',
       hint: 'Install Ollama from https://ollama.com/download, or set engine: "docker" in vite.config.ts.',
     })
@@ -98,14 +99,14 @@ export async function startNativeEngine(opts: NativeEngineOptions): Promise<Nati
   const url = opts.url.replace(/\/+$/, '')
   const { hostname, port } = new URL(url)
   if (!isLoopback(hostname)) {
-    throw new EngineStartError({
+    throw new ProblemError({
       message: `Cannot start a native Ollama at ${url}: it is not on this machine.`,
       hint: 'Set url to a loopback address such as "http://127.0.0.1:11434", or start Ollama on that host yourself.',
     })
   }
   const bindHost = hostname === 'localhost' ? '127.0.0.1' : hostname.replace(/^\[|\]$/g, '')
   if (!(await isPortFree(bindHost, Number(port || 80)))) {
-    throw new EngineStartError({
+    throw new ProblemError({
       message: `Port ${port} on ${bindHost} is held by a process that is not Ollama, so \`ollama serve\` cannot listen there.`,
       hint: 'Set url in vite.config.ts to a free port (e.g. "http://127.0.0.1:11435"), or stop that process.',
     })

@@ -1,7 +1,8 @@
 import { probeOllama } from '../ollama/probe.js'
+import type { EngineInfo } from '../protocol.js'
 import { type SimulatorOptions, startSimulator } from '../simulator/index.js'
-import type { Engine, EngineInfo } from '../types.js'
 import { createEngineEventHub } from './events.js'
+import type { Engine } from './types.js'
 
 /**
  * The project's Ollama simulator as an engine: in-process, on a free loopback port, no GPU and

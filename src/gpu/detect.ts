@@ -2,7 +2,8 @@ import { promises as fsp } from 'node:fs'
 import os from 'node:os'
 import { setTimeout as delay } from 'node:timers/promises'
 import { debuglog } from 'node:util'
-import type { Accelerator } from '../types.js'
+import { errorMessage } from '../problem.js'
+import type { Accelerator } from '../protocol.js'
 import { probeAmdTools } from './amd.js'
 import { probeApple } from './apple.js'
 import { formatMemory } from './format.js'
@@ -370,9 +371,7 @@ async function safeDetection(deps: DetectDeps): Promise<GpuReport> {
       ramBytes,
       platform: deps.platform,
       wsl: false,
-      notes: [
-        `GPU detection failed (${err instanceof Error ? err.message : String(err)}); assuming the CPU`,
-      ],
+      notes: [`GPU detection failed (${errorMessage(err)}); assuming the CPU`],
     }
   }
 }

@@ -1,4 +1,4 @@
-import type { Accelerator } from '../types.js'
+import type { Accelerator } from '../protocol.js'
 import { type CatalogModel, findModel, MODEL_CATALOG, type ModelKind } from './catalog.js'
 import { formatMemory, formatSize } from './format.js'
 

@@ -1,7 +1,7 @@
 import { debuglog } from 'node:util'
 import { formatBytes } from '../format.js'
 import type { OllamaClient } from '../ollama/client.js'
-import type { ModelState, Problem, PullProgressEvent } from '../types.js'
+import type { ModelState, Problem, PullProgressEvent } from '../protocol.js'
 import { describePullFailure, normalizeModelName } from './problems.js'
 import { PullProgressFolder } from './progress.js'
 

@@ -1,4 +1,4 @@
-import type { Problem } from '../types.js'
+import type { Problem } from '../protocol.js'
 
 /**
  * Turns what Ollama says when a pull or a load fails into what the user should do. The texts

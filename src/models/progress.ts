@@ -1,4 +1,4 @@
-import type { PullProgressEvent } from '../types.js'
+import type { PullProgressEvent } from '../protocol.js'
 
 /** One line of Ollama's `/api/pull` stream (reference/ollama-api.md §3.1). */
 export interface PullLine {

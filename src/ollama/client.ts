@@ -149,6 +149,14 @@ export class OllamaClient {
     this.#lease = acquirePool(url.origin, opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS)
   }
 
+  /**
+   * The keep-alive pool this client talks through, for callers that stream raw bytes to the same
+   * Ollama (the routes' transparent proxy): one pool per upstream, whoever sends.
+   */
+  get dispatcher(): Dispatcher {
+    return this.#lease.pool
+  }
+
   version(o: CallOptions = {}): Promise<VersionResponse> {
     return this.#get(versionSchema, '/api/version', o)
   }

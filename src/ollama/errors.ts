@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http'
-import type { Problem } from '../types.js'
+import type { Problem } from '../protocol.js'
 
 /** Where an error happened, so its message and hint can name the request and the server. */
 export interface RequestSite {

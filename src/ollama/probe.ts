@@ -3,7 +3,7 @@ import https from 'node:https'
 import net from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { debuglog } from 'node:util'
-import { EngineStartError, errorMessage, withLogTail } from '../problem.js'
+import { errorMessage, ProblemError, withLogTail } from '../problem.js'
 
 const debug = debuglog('vite-plugin-ollama')
 
@@ -124,23 +124,19 @@ export async function waitForOllama(baseUrl: string, opts: WaitForOllamaOptions)
     const death = await opts.died?.()
     if (death) {
       const logTail = (await opts.logTail?.()) ?? []
-      throw new EngineStartError(
-        {
-          message: `${opts.what} ${death} before Ollama was ready`,
-          hint: withLogTail(undefined, logTail),
-        },
-        { logTail },
-      )
+      throw new ProblemError({
+        message: `${opts.what} ${death} before Ollama was ready`,
+        hint: withLogTail(undefined, logTail),
+        logTail,
+      })
     }
     if (Date.now() >= deadline) {
       const logTail = (await opts.logTail?.()) ?? []
-      throw new EngineStartError(
-        {
-          message: `${opts.what} did not answer at ${baseUrl} within ${Math.round(opts.timeoutMs / 1000)} s`,
-          hint: withLogTail(`Last probe: ${last}.`, logTail),
-        },
-        { logTail },
-      )
+      throw new ProblemError({
+        message: `${opts.what} did not answer at ${baseUrl} within ${Math.round(opts.timeoutMs / 1000)} s`,
+        hint: withLogTail(`Last probe: ${last}.`, logTail),
+        logTail,
+      })
     }
     debug('waiting for %s: %s', baseUrl, last)
     await sleep(interval, undefined, { signal: opts.signal })

@@ -1,17 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { z } from 'zod'
+import { ProblemError, toProblem } from '../problem.js'
 
-/** An error the routes answer with its own status and a JSON body `{ error, hint? }`. */
-export class HttpError extends Error {
-  override name = 'HttpError'
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly hint?: string,
-    readonly headers?: Record<string, string>,
-  ) {
-    super(message)
-  }
+/** A problem the routes answer with its own status (a 4xx the client caused, or a 503). */
+export function isHttpProblem(err: unknown): err is ProblemError & { status: number } {
+  return err instanceof ProblemError && err.status !== undefined
 }
 
 /** Sends a JSON answer; `Cache-Control: no-store` because state and errors change by the second. */
@@ -28,20 +21,14 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text)
 }
 
-/** Answers `{ error, hint? }` with the error's status: `HttpError` as is, anything else a 500. */
+/** Answers `{ error, hint? }` with the problem's status, else a 500. */
 export function sendError(res: ServerResponse, err: unknown): void {
-  if (err instanceof HttpError) {
+  const status = isHttpProblem(err) ? err.status : 500
+  if (isHttpProblem(err)) {
     for (const [name, value] of Object.entries(err.headers ?? {})) res.setHeader(name, value)
-    sendJson(res, err.status, problemBody(err.message, err.hint))
-    return
   }
-  const message = err instanceof Error ? err.message : String(err)
-  const hint = (err as { hint?: unknown } | null)?.hint
-  sendJson(res, 500, problemBody(message, typeof hint === 'string' ? hint : undefined))
-}
-
-function problemBody(error: string, hint: string | undefined): { error: string; hint?: string } {
-  return hint ? { error, hint } : { error }
+  const { message, hint } = toProblem(err)
+  sendJson(res, status, hint ? { error: message, hint } : { error: message })
 }
 
 /** `application/json` or any `+json` type, parameters allowed. */
@@ -57,21 +44,22 @@ export function isJsonContentType(value: string | undefined): boolean {
  */
 export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
   if (!isJsonContentType(req.headers['content-type'])) {
-    throw new HttpError(
-      415,
-      `Unsupported Content-Type "${req.headers['content-type'] ?? '(none)'}": send a JSON body`,
-      'Set the header Content-Type: application/json (fetch: headers: { "Content-Type": "application/json" }).',
-    )
+    throw new ProblemError({
+      status: 415,
+      message: `Unsupported Content-Type "${req.headers['content-type'] ?? '(none)'}": send a JSON body`,
+      hint: 'Set the header Content-Type: application/json (fetch: headers: { "Content-Type": "application/json" }).',
+    })
   }
   const declared = Number(req.headers['content-length'])
   if (declared > limit) throw tooLarge(limit)
   const { chunks, size } = await collect(req, limit)
-  if (size === 0) throw new HttpError(400, 'Missing request body: send a JSON object')
+  if (size === 0)
+    throw new ProblemError({ status: 400, message: 'Missing request body: send a JSON object' })
   const text = Buffer.concat(chunks, size).toString('utf8')
   try {
     return JSON.parse(text)
   } catch (err) {
-    throw new HttpError(400, `Invalid JSON body: ${(err as Error).message}`)
+    throw new ProblemError({ status: 400, message: `Invalid JSON body: ${(err as Error).message}` })
   }
 }
 
@@ -110,7 +98,12 @@ function collect(req: IncomingMessage, limit: number): Promise<{ chunks: Buffer[
     }
     function onClose(): void {
       cleanup()
-      reject(new HttpError(400, 'The request body ended early: the client went away'))
+      reject(
+        new ProblemError({
+          status: 400,
+          message: 'The request body ended early: the client went away',
+        }),
+      )
     }
     req.on('data', onData)
     req.on('end', onEnd)
@@ -119,12 +112,12 @@ function collect(req: IncomingMessage, limit: number): Promise<{ chunks: Buffer[
   })
 }
 
-export function tooLarge(limit: number): HttpError {
-  return new HttpError(
-    413,
-    `Request body larger than ${limit} bytes`,
-    'Send less, or raise maxBodySize in the ollama() options in vite.config.ts.',
-  )
+export function tooLarge(limit: number): ProblemError {
+  return new ProblemError({
+    status: 413,
+    message: `Request body larger than ${limit} bytes`,
+    hint: 'Send less, or raise maxBodySize in the ollama() options in vite.config.ts.',
+  })
 }
 
 /** Validates a parsed body; the 400 names the first field that is wrong. */
@@ -134,5 +127,5 @@ export function parsePayload<T extends z.ZodType>(schema: T, value: unknown): z.
   const issues = parsed.error.issues.map(
     (issue) => `${issue.path.length ? issue.path.join('.') : '(body)'}: ${issue.message}`,
   )
-  throw new HttpError(400, `Invalid request body: ${issues.join('; ')}`)
+  throw new ProblemError({ status: 400, message: `Invalid request body: ${issues.join('; ')}` })
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod'
-import { OllamaClient } from '../ollama/client.js'
-import { HttpError } from './body.js'
+import type { OllamaClient } from '../ollama/client.js'
+import { ProblemError } from '../problem.js'
+import type { ChatMetrics, ChatResult } from '../protocol.js'
 import { type RouteContext, unavailableProblem } from './context.js'
 
 // One chat turn against Ollama, shared by `POST /chat` (SSE or JSON) and the WebSocket: the
@@ -57,24 +58,6 @@ export function payloadMessages(body: {
   return messages
 }
 
-/** What `done` carries: our own timings plus Ollama's counts. */
-export interface ChatMetrics {
-  model: string
-  /** Tokens generated (Ollama's `eval_count`, else the chunks counted). */
-  tokens: number
-  /** Generation speed: Ollama's `eval_count / eval_duration`, else measured here. */
-  tokensPerSecond: number
-  /** From the request reaching the dev server to the first token. */
-  ttftMs: number
-  /** From the request reaching the dev server to the last token. */
-  totalMs: number
-  promptTokens?: number
-  /** Time Ollama spent loading the model, when it had to. */
-  loadMs?: number
-  /** `stop`, `length`, … */
-  doneReason?: string
-}
-
 export interface ChatTurn {
   model: string
   messages: ChatMessage[]
@@ -83,49 +66,29 @@ export interface ChatTurn {
   think?: unknown
 }
 
-export interface ChatResult {
-  content: string
-  metrics: ChatMetrics
-}
-
 /** The model a request names, else `defaultModel`; a 400 naming `model` when there is neither. */
 export function resolveModel(ctx: RouteContext, requested: string | undefined): string {
   const model = requested ?? ctx.options().defaultModel
   if (model) return model
-  throw new HttpError(
-    400,
-    'No model: the request names no "model" and no defaultModel is set',
-    'Send "model" in the request, or set defaultModel (or models) in the ollama() options in vite.config.ts.',
-  )
+  throw new ProblemError({
+    status: 400,
+    message: 'No model: the request names no "model" and no defaultModel is set',
+    hint: 'Send "model" in the request, or set defaultModel (or models) in the ollama() options in vite.config.ts.',
+  })
 }
 
-/** Ollama's base URL, or the 503 that says why there is none. */
-export function requireUpstream(ctx: RouteContext): string {
+/** The client of the Ollama that is up, or the 503 that says why there is none. */
+export function requireUpstream(ctx: RouteContext): OllamaClient {
   const upstream = ctx.upstream()
   if (upstream) return upstream
   const problem = unavailableProblem(ctx)
-  throw new HttpError(503, problem.message, problem.hint)
-}
-
-const clients = new Map<string, OllamaClient>()
-
-/** One client (one keep-alive pool) per upstream, closed when the engine moves elsewhere. */
-function clientFor(upstream: string): OllamaClient {
-  let client = clients.get(upstream)
-  if (client) return client
-  for (const [url, old] of clients) {
-    clients.delete(url)
-    old.close().catch(() => {})
-  }
-  client = new OllamaClient(upstream)
-  clients.set(upstream, client)
-  return client
+  throw new ProblemError({ status: 503, message: problem.message, hint: problem.hint })
 }
 
 /**
  * Streams one turn: `onToken` gets each piece of text as Ollama sends it (return a promise to hold
  * the stream back, for backpressure). Resolves with the whole reply and its metrics; rejects with
- * an `OllamaError` (upstream), an `HttpError` (no engine), or the signal's reason when aborted.
+ * an `OllamaError` (upstream), a `ProblemError` with status 503 (no engine), or the signal's reason when aborted.
  * Aborting `signal` closes the upstream request, so Ollama stops generating.
  */
 export async function runChat(
@@ -145,7 +108,7 @@ export async function runChat(
     ...(turn.format !== undefined ? { format: turn.format } : {}),
     ...(turn.think !== undefined ? { think: turn.think } : {}),
   }
-  const stream = await clientFor(upstream).chat(
+  const stream = await upstream.chat(
     request as Parameters<OllamaClient['chat']>[0] & { stream: true },
     { signal },
   )
@@ -210,11 +173,4 @@ function numberField(value: Record<string, unknown> | undefined, key: string): n
 
 function round(value: number): number {
   return Math.round(value * 10) / 10
-}
-
-/** `{ message, hint? }` for an error event, from whatever failed. */
-export function errorPayload(err: unknown): { message: string; hint?: string } {
-  const message = err instanceof Error ? err.message : String(err)
-  const hint = (err as { hint?: unknown } | null)?.hint
-  return typeof hint === 'string' && hint ? { message, hint } : { message }
 }

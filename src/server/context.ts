@@ -1,5 +1,6 @@
+import type { OllamaClient } from '../ollama/client.js'
 import type { ResolvedOptions } from '../options.js'
-import type { Problem, PullProgressEvent, StateSnapshot } from '../types.js'
+import type { Problem, PullProgressEvent, StateSnapshot } from '../protocol.js'
 
 /**
  * What the routes need from the plugin. Every member is a function so the routes always read the
@@ -11,8 +12,11 @@ export interface RouteContext {
   base: string
   /** The latest resolved options. */
   options(): ResolvedOptions
-  /** Ollama's base URL while an engine is up, else `null` (the routes then answer 503). */
-  upstream(): string | null
+  /**
+   * The orchestrator's client of the Ollama that is up (its one connection pool), else `null`
+   * (the routes then answer 503).
+   */
+  upstream(): OllamaClient | null
   /** The state snapshot, as `GET /status` and the overlay show it. */
   snapshot(): StateSnapshot
   /**

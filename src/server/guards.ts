@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { isIP } from 'node:net'
-import { HttpError } from './body.js'
+import { ProblemError } from '../problem.js'
 
 // Vite's CORS only stops a cross-site page from *reading* the answer: a `text/plain` POST from
 // any site still runs the handler (reference/vite-plugin.md §1.9). Our POST routes start chats and
@@ -79,12 +79,12 @@ export function assertSameSite(req: IncomingMessage): void {
   if (reason) throw crossSiteError(reason)
 }
 
-export function crossSiteError(reason: string): HttpError {
-  return new HttpError(
-    403,
-    `Cross-site request refused: ${reason}`,
-    'Call the vite-plugin-ollama routes from pages served by this dev server (same origin).',
-  )
+export function crossSiteError(reason: string): ProblemError {
+  return new ProblemError({
+    status: 403,
+    message: `Cross-site request refused: ${reason}`,
+    hint: 'Call the vite-plugin-ollama routes from pages served by this dev server (same origin).',
+  })
 }
 
 /**
@@ -109,11 +109,13 @@ export function isAllowedHost(
 }
 
 /** The 405 for a route called with another method, naming the ones it takes. */
-export function methodNotAllowed(method: string | undefined, allow: readonly string[]): HttpError {
-  return new HttpError(
-    405,
-    `Method ${method ?? '(none)'} not allowed here: use ${allow.join(' or ')}`,
-    undefined,
-    { Allow: allow.join(', ') },
-  )
+export function methodNotAllowed(
+  method: string | undefined,
+  allow: readonly string[],
+): ProblemError {
+  return new ProblemError({
+    status: 405,
+    message: `Method ${method ?? '(none)'} not allowed here: use ${allow.join(' or ')}`,
+    headers: { Allow: allow.join(', ') },
+  })
 }

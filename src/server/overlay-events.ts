@@ -1,6 +1,6 @@
 import type { ViteDevServer } from 'vite'
 import type { Orchestrator } from '../orchestrator.js'
-import type { PullProgressEvent, StateSnapshot } from '../types.js'
+import type { PullProgressEvent, StateSnapshot } from '../protocol.js'
 
 /** Pull progress is folded per model; the browser needs no more than ten frames a second. */
 const PROGRESS_INTERVAL_MS = 100

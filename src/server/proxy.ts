@@ -1,8 +1,10 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
 import { debuglog } from 'node:util'
-import { type Dispatcher, Pool } from 'undici'
-import { HttpError, sendError, tooLarge } from './body.js'
+import type { Dispatcher } from 'undici'
+import type { OllamaClient } from '../ollama/client.js'
+import { ProblemError } from '../problem.js'
+import { isHttpProblem, sendError, tooLarge } from './body.js'
 
 const debug = debuglog('vite-plugin-ollama')
 
@@ -31,48 +33,28 @@ const DROP_RESPONSE = new Set(HOP_BY_HOP)
  * request aborted as soon as the client goes away.
  */
 export interface OllamaProxy {
-  /** Forwards `req` to `upstream` + `path` (path and query as Ollama sees them, e.g. `/api/tags`). */
+  /**
+   * Forwards `req` to the Ollama behind `upstream` + `path` (path and query as Ollama sees them,
+   * e.g. `/api/tags`), on that client's keep-alive pool.
+   */
   forward(
     req: IncomingMessage,
     res: ServerResponse,
-    upstream: string,
+    upstream: OllamaClient,
     path: string,
     maxBodySize: number,
   ): void
-  close(): Promise<void>
 }
 
 export function createOllamaProxy(): OllamaProxy {
-  const pools = new Map<string, Pool>()
-
-  function poolFor(origin: string): Pool {
-    let pool = pools.get(origin)
-    if (pool) return pool
-    // An engine restarted on another port leaves its old pool idle: close it rather than keep one
-    // pool per port ever seen.
-    for (const [other, old] of pools) {
-      pools.delete(other)
-      old.close().catch(() => {})
-    }
-    pool = new Pool(origin, {
-      // A cold model load sends no byte for minutes (reference/ollama-api.md §2), and a pull can
-      // stall between layers: no headers or body timeout, the client decides when to give up.
-      headersTimeout: 0,
-      bodyTimeout: 0,
-      keepAliveTimeout: 10_000,
-    })
-    pools.set(origin, pool)
-    return pool
-  }
-
   function forward(
     req: IncomingMessage,
     res: ServerResponse,
-    upstream: string,
+    upstream: OllamaClient,
     path: string,
     maxBodySize: number,
   ): void {
-    const target = parseUpstream(upstream)
+    const target = parseUpstream(upstream.baseUrl)
     const method = req.method ?? 'GET'
     // Model blobs (`ollama create` from a local GGUF) are gigabytes by design.
     const limit = path.startsWith('/api/blobs/') ? Number.POSITIVE_INFINITY : maxBodySize
@@ -98,14 +80,18 @@ export function createOllamaProxy(): OllamaProxy {
 
     function dispatch(payload: Dispatcher.DispatchOptions['body']): void {
       disableNagle(req)
-      const handler = new ProxyHandler(req, res, upstream)
+      const handler = new ProxyHandler(req, res, upstream.baseUrl)
       try {
-        poolFor(target.origin).dispatch(
+        upstream.dispatcher.dispatch(
           {
             method,
             path: target.prefix + path,
             headers: requestHeaders(req.headers),
             body: payload,
+            // A cold model load sends no byte for minutes (docs/decisions.md), and a pull can
+            // stall between layers: no headers or body timeout, the client decides when to give up.
+            headersTimeout: 0,
+            bodyTimeout: 0,
           },
           handler,
         )
@@ -115,13 +101,7 @@ export function createOllamaProxy(): OllamaProxy {
     }
   }
 
-  async function close(): Promise<void> {
-    const all = [...pools.values()]
-    pools.clear()
-    await Promise.all(all.map((pool) => pool.close().catch(() => {})))
-  }
-
-  return { forward, close }
+  return { forward }
 }
 
 let lastUpstream: { url: string; origin: string; prefix: string } | undefined
@@ -288,7 +268,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
       res.destroy(err)
       return
     }
-    if (err instanceof HttpError) {
+    if (isHttpProblem(err)) {
       if (err.status === 413) res.shouldKeepAlive = false
       sendError(res, err)
       return
@@ -297,11 +277,11 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     debug('proxy: upstream %s failed: %s', this.upstream, code ?? err.message)
     sendError(
       res,
-      new HttpError(
-        502,
-        `Ollama did not answer at ${this.upstream}: ${err.message}${code && !err.message.includes(code) ? ` (${code})` : ''}`,
-        'The engine may have stopped or be restarting: see the vite-plugin-ollama lines in the terminal, or run `npx vite-plugin-ollama doctor`.',
-      ),
+      new ProblemError({
+        status: 502,
+        message: `Ollama did not answer at ${this.upstream}: ${err.message}${code && !err.message.includes(code) ? ` (${code})` : ''}`,
+        hint: 'The engine may have stopped or be restarting: see the vite-plugin-ollama lines in the terminal, or run `npx vite-plugin-ollama doctor`.',
+      }),
     )
   }
 

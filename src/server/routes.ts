@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Connect } from 'vite'
 import { z } from 'zod'
+import { ProblemError } from '../problem.js'
 import {
-  HttpError,
+  isHttpProblem,
   isJsonContentType,
   parsePayload,
   readJsonBody,
@@ -78,18 +79,18 @@ async function handleOwnRoute(
       return ollamaPullMiddleware(ctx, req, res)
     case '/ws':
       // The WebSocket lives on the server's 'upgrade' event (ws.ts); a plain GET lands here.
-      throw new HttpError(
-        426,
-        'This route speaks WebSocket only',
-        'Open it with new WebSocket(), or use connect() from virtual:ollama.',
-        { Upgrade: 'websocket' },
-      )
+      throw new ProblemError({
+        status: 426,
+        message: 'This route speaks WebSocket only',
+        hint: 'Open it with new WebSocket(), or use connect() from virtual:ollama.',
+        headers: { Upgrade: 'websocket' },
+      })
     default:
-      throw new HttpError(
-        404,
-        `No route ${req.method ?? 'GET'} ${ctx.base}${path}`,
-        `vite-plugin-ollama serves ${ctx.base}/status, /api/*, /v1/*, POST /chat, POST /pull and WS /ws.`,
-      )
+      throw new ProblemError({
+        status: 404,
+        message: `No route ${req.method ?? 'GET'} ${ctx.base}${path}`,
+        hint: `vite-plugin-ollama serves ${ctx.base}/status, /api/*, /v1/*, POST /chat, POST /pull and WS /ws.`,
+      })
   }
 }
 
@@ -141,11 +142,11 @@ function guardProxied(req: IncomingMessage): void {
     (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') ||
     req.headers['transfer-encoding'] !== undefined
   if (hasBody && !isJsonContentType(req.headers['content-type'])) {
-    throw new HttpError(
-      415,
-      `Unsupported Content-Type "${req.headers['content-type'] ?? '(none)'}": Ollama's API takes JSON`,
-      'Send the header Content-Type: application/json.',
-    )
+    throw new ProblemError({
+      status: 415,
+      message: `Unsupported Content-Type "${req.headers['content-type'] ?? '(none)'}": Ollama's API takes JSON`,
+      hint: 'Send the header Content-Type: application/json.',
+    })
   }
 }
 
@@ -154,13 +155,13 @@ function allowMethods(req: IncomingMessage, allow: readonly string[]): void {
 }
 
 function refuse(ctx: RouteContext, req: IncomingMessage, res: ServerResponse, err: unknown): void {
-  if (!(err instanceof HttpError)) {
+  if (!isHttpProblem(err)) {
     ctx.logger?.error(
       `[vite-plugin-ollama] ${req.method} ${req.url} failed: ${(err as Error)?.stack ?? err}`,
     )
   }
   // The rest of an oversized body is unread: it must not be taken for the next request.
-  if (err instanceof HttpError && err.status === 413) res.shouldKeepAlive = false
+  if (isHttpProblem(err) && err.status === 413) res.shouldKeepAlive = false
   if (!req.complete && req.readableFlowing === null) req.resume()
   sendError(res, err)
 }

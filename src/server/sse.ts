@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { debuglog } from 'node:util'
-import { HttpError, sendError, sendJson } from './body.js'
-import { type ChatTurn, errorPayload, requireUpstream, runChat } from './chat.js'
+import { ProblemError, toProblem } from '../problem.js'
+import { isHttpProblem, sendError, sendJson } from './body.js'
+import { type ChatTurn, requireUpstream, runChat } from './chat.js'
 import type { RouteContext } from './context.js'
 import { disableNagle } from './proxy.js'
 
@@ -119,7 +120,7 @@ export async function streamChatAsSse(
       debug('chat: client went away, upstream request aborted')
       return
     }
-    sse.send('error', JSON.stringify(errorPayload(err)))
+    sse.send('error', JSON.stringify(toProblem(err)))
   }
   sse.end()
 }
@@ -147,11 +148,11 @@ function noop(): void {}
 
 /** Ollama's status when it answered with one, 502 when it could not be reached. */
 function asHttpError(err: unknown): unknown {
-  if (err instanceof HttpError) return err
+  if (isHttpProblem(err)) return err
   const status = (err as { status?: unknown } | null)?.status
   if (typeof status !== 'number') return err
-  const { message, hint } = errorPayload(err)
-  return new HttpError(status >= 400 && status < 600 ? status : 502, message, hint)
+  const { message, hint } = toProblem(err)
+  return new ProblemError({ status: status >= 400 && status < 600 ? status : 502, message, hint })
 }
 
 /** `POST /pull` as SSE: `progress` (PullProgressEvent) while it runs, then `done` or `error`. */
@@ -178,7 +179,7 @@ export async function streamPullAsSse(
       debug('pull: client went away, pull of %s abandoned', model)
       return
     }
-    sse.send('error', JSON.stringify(errorPayload(err)))
+    sse.send('error', JSON.stringify(toProblem(err)))
   }
   sse.end()
 }

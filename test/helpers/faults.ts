@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import type { ViteDevServer } from 'vite'
 import ollama from '../../src/index.js'
 import type { OllamaPluginOptions } from '../../src/options.js'
-import type { StateSnapshot } from '../../src/types.js'
+import type { StateSnapshot } from '../../src/protocol.js'
 import { makeApp, memoryLogger, startVite, waitFor } from './vite.js'
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')

@@ -17,7 +17,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { OllamaPluginOptions } from '../../src/options.js'
-import type { StateSnapshot } from '../../src/types.js'
+import type { StateSnapshot } from '../../src/protocol.js'
 import { waitFor } from './vite.js'
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')

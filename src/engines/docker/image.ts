@@ -1,7 +1,7 @@
 import { debuglog } from 'node:util'
 import type Docker from 'dockerode'
 import { formatBytes } from '../../format.js'
-import { EngineStartError, errorMessage } from '../../problem.js'
+import { errorMessage, ProblemError } from '../../problem.js'
 import { dockerMessage, isNotFound } from './errors.js'
 
 const debug = debuglog('vite-plugin-ollama')
@@ -50,7 +50,7 @@ export async function ensureImage(
   const present = await hasImage(docker, image, opts.signal)
   if (present && opts.policy !== 'always') return
   if (!present && opts.policy === 'never') {
-    throw new EngineStartError({
+    throw new ProblemError({
       message: `The image ${image} is not on this Docker engine, and docker.pullImage is 'never'.`,
       hint: `Run \`docker pull ${image}\`, or set docker.pullImage to 'missing' in vite.config.ts.`,
     })
@@ -62,7 +62,7 @@ export async function ensureImage(
       opts.onWarning?.(`could not re-pull ${image} (${errorMessage(err)}); using the local copy`)
       return
     }
-    throw new EngineStartError(pullProblem(image, dockerMessage(err)), { cause: err })
+    throw new ProblemError({ ...pullProblem(image, dockerMessage(err)), cause: err })
   }
 }
 

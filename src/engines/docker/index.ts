@@ -6,10 +6,10 @@ import type { GpuReport } from '../../gpu/detect.js'
 import { recommendTuning } from '../../gpu/tuning.js'
 import { isPortFree, probeOllama, waitForOllama } from '../../ollama/probe.js'
 import type { ResolvedDockerOptions } from '../../options.js'
-import { EngineStartError } from '../../problem.js'
-import type { Engine } from '../../types.js'
+import { ProblemError } from '../../problem.js'
 import type { EngineLogger } from '../events.js'
 import { createExternalEngine } from '../external.js'
+import type { Engine } from '../types.js'
 import { connectDocker, type DockerAttempt, type DockerConnection } from './connect.js'
 import {
   boundHostPort,
@@ -102,7 +102,7 @@ export async function startDockerEngine(opts: DockerEngineOptions): Promise<Dock
   let conn = opts.connection
   if (!conn) {
     const found = await connectDocker({ signal: opts.signal })
-    if (!found.connection) throw new EngineStartError(noDockerProblem(found.attempts))
+    if (!found.connection) throw new ProblemError(noDockerProblem(found.attempts))
     conn = found.connection
   }
   const docker = conn.docker
@@ -143,7 +143,7 @@ export async function startDockerEngine(opts: DockerEngineOptions): Promise<Dock
       )
     }
     if (probe.kind === 'other' || !(await isPortFree('127.0.0.1', options.hostPort))) {
-      throw new EngineStartError({
+      throw new ProblemError({
         message: `Port ${options.hostPort} on 127.0.0.1 is held by a process that is not Ollama${probe.kind === 'other' ? ` (${probe.reason})` : ''}.`,
         hint: 'Set docker.hostPort in vite.config.ts to a free port, or stop that process.',
       })
@@ -170,7 +170,7 @@ export async function startDockerEngine(opts: DockerEngineOptions): Promise<Dock
       const info = await inspectWinner(docker, spec.name)
       if (!isManaged(info)) throw foreignProblem(spec.name)
       if (configHashOf(info) !== spec.hash) {
-        throw new EngineStartError({
+        throw new ProblemError({
           message: `Another dev server has just created the container ${spec.name} with different docker options.`,
           hint: 'Give each project its own docker.containerName (and docker.hostPort) in vite.config.ts, or use the same options in both.',
         })
@@ -199,13 +199,11 @@ export async function startDockerEngine(opts: DockerEngineOptions): Promise<Dock
       if (isPortTaken(err)) {
         const adopted = await checkHostPort()
         if (adopted) return adopted
-        throw new EngineStartError(
-          {
-            message: `Docker could not publish Ollama on 127.0.0.1:${options.hostPort}: ${dockerMessage(err)}`,
-            hint: 'Set docker.hostPort in vite.config.ts to a free port, or stop what holds it.',
-          },
-          { cause: err },
-        )
+        throw new ProblemError({
+          message: `Docker could not publish Ollama on 127.0.0.1:${options.hostPort}: ${dockerMessage(err)}`,
+          hint: 'Set docker.hostPort in vite.config.ts to a free port, or stop what holds it.',
+          cause: err,
+        })
       }
       throw startProblem(err, spec)
     }
@@ -321,7 +319,7 @@ async function inspectWinner(docker: Docker, name: string): Promise<Docker.Conta
     const info = await inspectByName(docker, name)
     if (info) return info
     if (Date.now() > deadline) {
-      throw new EngineStartError({
+      throw new ProblemError({
         message: `The container name ${name} is taken, but no such container appears.`,
         hint: 'Retry, or set docker.containerName in vite.config.ts to another name.',
       })
@@ -330,22 +328,20 @@ async function inspectWinner(docker: Docker, name: string): Promise<Docker.Conta
   }
 }
 
-function foreignProblem(name: string): EngineStartError {
-  return new EngineStartError({
+function foreignProblem(name: string): ProblemError {
+  return new ProblemError({
     message: `A container named "${name}" exists, but vite-plugin-ollama did not create it (no ${LABEL}.managed label).`,
     hint: `Set docker.containerName in vite.config.ts to another name, or remove it yourself (\`docker rm ${name}\`) if it is not needed.`,
   })
 }
 
-function startProblem(err: unknown, spec: ContainerSpec): EngineStartError {
-  if (err instanceof EngineStartError) return err
-  return new EngineStartError(
-    {
-      message: `Docker could not start the Ollama container ${spec.name}: ${dockerMessage(err)}`,
-      hint: 'Check docker.image and docker.env in vite.config.ts, and `docker info`.',
-    },
-    { cause: err },
-  )
+function startProblem(err: unknown, spec: ContainerSpec): ProblemError {
+  if (err instanceof ProblemError) return err
+  return new ProblemError({
+    message: `Docker could not start the Ollama container ${spec.name}: ${dockerMessage(err)}`,
+    hint: 'Check docker.image and docker.env in vite.config.ts, and `docker info`.',
+    cause: err,
+  })
 }
 
 /** What to install so the GPU works next time. */

@@ -5,11 +5,10 @@ import { debuglog } from 'node:util'
 import type { HttpServer } from 'vite'
 import { type WebSocket, WebSocketServer } from 'ws'
 import { z } from 'zod'
-import type { HttpError } from '../body.js'
+import { errorMessage, toProblem } from '../../problem.js'
 import {
   type ChatMessage,
   chatMessageSchema,
-  errorPayload,
   modelNameSchema,
   modelOptionsSchema,
   resolveModel,
@@ -231,7 +230,7 @@ export function attachChatSocket(
     try {
       model = resolveModel(ctx, frame.model)
     } catch (err) {
-      send(peer, { type: 'error', id, message: (err as HttpError).message })
+      send(peer, { type: 'error', id, message: errorMessage(err) })
       return
     }
     const abort = new AbortController()
@@ -260,7 +259,7 @@ export function attachChatSocket(
       if (abort.signal.reason instanceof CancelledError) {
         broadcast(audience, { type: 'error', ...tags, code: 'cancelled', message: 'Cancelled' })
       } else if (!abort.signal.aborted) {
-        broadcast(audience, { type: 'error', ...tags, ...errorPayload(err) })
+        broadcast(audience, { type: 'error', ...tags, ...toProblem(err) })
       } else if (frame.room) {
         // The sender left mid-stream: the room's watchers still need an end to this chat.
         broadcast(audience, {

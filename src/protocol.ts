@@ -1,0 +1,184 @@
+// The shapes that cross the wire, written once for both sides: the routes and the orchestrator
+// send them, the browser client (src/client, type imports only, so no Node code reaches the
+// browser) receives them, and client.d.ts is generated from the built client.
+
+export type Phase =
+  | 'detecting'
+  | 'starting'
+  | 'pulling'
+  | 'ready'
+  | 'unavailable'
+  | 'error'
+  | 'stopped'
+
+export type ModelStatus = 'missing' | 'pulling' | 'present' | 'loaded' | 'error'
+
+export type EngineName = 'external' | 'docker' | 'native' | 'simulator'
+
+export type Accelerator = 'cuda' | 'rocm' | 'metal' | 'vulkan' | 'cpu'
+
+/** An error as users see it: what happened, and what to do about it (src/problem.ts). */
+export interface Problem {
+  message: string
+  hint?: string
+}
+
+/** One step of the `auto` resolution: taken or passed over, and why. */
+export interface ResolutionStep {
+  engine: EngineName
+  outcome: 'chosen' | 'skipped' | 'failed'
+  reason: string
+  hint?: string
+}
+
+export interface EngineInfo {
+  kind: EngineName
+  url: string
+  version?: string
+  simulated: boolean
+  container?: { id: string; name: string; image: string }
+  pid?: number
+  /** Why this engine, in one line ("an Ollama already answers at http://127.0.0.1:11434"). */
+  reason?: string
+  /** Whether Ollama reports using the GPU (from the container's `inference compute` log line). */
+  gpuInUse?: boolean
+}
+
+export interface GpuSummary {
+  name: string
+  vendor: 'nvidia' | 'amd' | 'intel' | 'apple' | 'other'
+  vramBytes?: number
+}
+
+export interface ModelState {
+  name: string
+  status: ModelStatus
+  progress?: PullProgressEvent
+  /** Where it runs once loaded, e.g. "100% GPU" or "48% GPU / 52% CPU". */
+  processor?: string
+  error?: Problem
+  warning?: string
+}
+
+export interface StateSnapshot {
+  phase: Phase
+  engine: EngineInfo | null
+  gpu: {
+    gpus: GpuSummary[]
+    accelerator: Accelerator
+    budgetBytes?: number
+    recommendation?: string
+  } | null
+  models: ModelState[]
+  defaultModel?: string
+  /** The `auto` resolution, step by step. */
+  resolution?: ResolutionStep[]
+  error?: Problem
+  /** Something is wrong while Ollama keeps serving (e.g. Docker unreachable: crashes not recovered). */
+  warning?: Problem
+}
+
+/** `ollama:progress` payload: one figure per model, folded over all its layers. */
+export interface PullProgressEvent {
+  model: string
+  status: string
+  completed: number
+  total: number
+  percent: number
+  bytesPerSecond: number
+  etaSeconds: number | null
+}
+
+// Chat: `POST /chat`, the WebSocket and `virtual:ollama` speak these.
+
+export type ChatRole = 'system' | 'user' | 'assistant' | 'tool'
+
+export interface ChatMessage {
+  role: ChatRole
+  content: string
+  /** Base64 images, for vision models. */
+  images?: string[]
+}
+
+/** What `done` carries: the dev server's own timings plus Ollama's counts. */
+export interface ChatMetrics {
+  model: string
+  /** Tokens generated (Ollama's `eval_count`, else the chunks counted). */
+  tokens: number
+  /** Generation speed: Ollama's `eval_count / eval_duration`, else measured by the dev server. */
+  tokensPerSecond: number
+  /** From the request reaching the dev server to the first token. */
+  ttftMs: number
+  /** From the request reaching the dev server to the last token. */
+  totalMs: number
+  promptTokens?: number
+  /** Time Ollama spent loading the model, when it had to. */
+  loadMs?: number
+  /** `stop`, `length`, … */
+  doneReason?: string
+}
+
+export interface ChatResult {
+  content: string
+  metrics: ChatMetrics
+}
+
+/** The events of `POST /chat` as Server-Sent Events: name → data. */
+export interface ChatSseEvents {
+  token: { content: string }
+  done: { metrics: ChatMetrics }
+  error: Problem
+}
+
+/** The events of `POST /pull` as Server-Sent Events: name → data. */
+export interface PullSseEvents {
+  progress: PullProgressEvent
+  done: { model: string; status: 'success'; progress: PullProgressEvent | null }
+  error: Problem
+}
+
+// The WebSocket chat (`WS ${base}/ws`, `connect()` in the browser).
+
+export type ChatId = string | number
+
+/** Frames from the server. Room frames carry `room` and the originating `session`. */
+export type ServerFrame =
+  | { type: 'ready'; session: string; rooms: string[] }
+  | { type: 'start'; id: ChatId; session: string; room?: string; model: string; content: string }
+  | { type: 'token'; id: ChatId; session: string; room?: string; content: string }
+  | { type: 'done'; id: ChatId; session: string; room?: string; metrics: ChatMetrics }
+  | {
+      type: 'error'
+      id?: ChatId
+      session?: string
+      room?: string
+      message: string
+      hint?: string
+      code?: string
+    }
+  | { type: 'joined'; room: string; members: number }
+  | { type: 'left'; room: string }
+
+/** Frames to the server. */
+export type ClientFrame =
+  | {
+      type: 'chat'
+      id: ChatId
+      session?: string
+      room?: string
+      model?: string
+      content: string
+      options?: Record<string, unknown>
+    }
+  | {
+      type: 'chat'
+      id: ChatId
+      session?: string
+      room?: string
+      model?: string
+      messages: ChatMessage[]
+      options?: Record<string, unknown>
+    }
+  | { type: 'cancel'; id: ChatId }
+  | { type: 'join'; room: string }
+  | { type: 'leave'; room: string }
