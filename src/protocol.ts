@@ -2,6 +2,11 @@
 // send them, the browser client (src/client, type imports only, so no Node code reaches the
 // browser) receives them, and client.d.ts is generated from the built client.
 
+// The engine kinds are the engine registry's keys (src/engines/index.ts): a type import, erased.
+import type { EngineName } from './engines/index.js'
+
+export type { EngineName }
+
 export type Phase =
   | 'detecting'
   | 'starting'
@@ -12,8 +17,6 @@ export type Phase =
   | 'stopped'
 
 export type ModelStatus = 'missing' | 'pulling' | 'present' | 'loaded' | 'error'
-
-export type EngineName = 'external' | 'docker' | 'native' | 'simulator'
 
 export type Accelerator = 'cuda' | 'rocm' | 'metal' | 'vulkan' | 'cpu'
 

@@ -4,7 +4,7 @@ import { recommendTuning } from '../gpu/tuning.js'
 import { type ProbeResult, probeOllama } from '../ollama/probe.js'
 import type { ResolvedOptions } from '../options.js'
 import { errorMessage, ProblemError } from '../problem.js'
-import type { EngineName, Problem, ResolutionStep } from '../protocol.js'
+import type { Problem, ResolutionStep } from '../protocol.js'
 import { connectDocker, type DockerAttempt, type DockerConnection } from './docker/connect.js'
 import { boundHostPort, inspectByName, isManaged } from './docker/container.js'
 import { noDockerProblem, startDockerEngine } from './docker/index.js'
@@ -15,6 +15,9 @@ import { startSimulatorEngine } from './simulator.js'
 import type { Engine } from './types.js'
 
 export type { EngineLogger } from './events.js'
+
+/** The engine kinds. */
+export type EngineName = 'external' | 'docker' | 'native' | 'simulator'
 
 const debug = debuglog('vite-plugin-ollama')
 
