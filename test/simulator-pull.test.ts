@@ -5,7 +5,7 @@ import {
   startSimulator,
 } from '../src/engines/simulator/index.js'
 
-// /api/pull progress as reference/ollama-api.md §3 specifies it.
+// /api/pull progress as docs/decisions.md, "A pull reports one layer at a time", specifies it.
 
 let sim: Simulator | undefined
 

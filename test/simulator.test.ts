@@ -2,7 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Simulator, startSimulator } from '../src/engines/simulator/index.js'
 
-// Raw HTTP checks of the simulator's native API against reference/ollama-api.md.
+// Raw HTTP checks of the simulator's native API against Ollama's behaviour (docs/decisions.md, "The
+// simulator copies Ollama's wire behaviour").
 
 let sim: Simulator
 

@@ -55,8 +55,9 @@ export function createOllamaProxy(): OllamaProxy {
       old.close().catch(() => {})
     }
     pool = new Pool(origin, {
-      // A cold model load sends no byte for minutes (reference/ollama-api.md §2), and a pull can
-      // stall between layers: no headers or body timeout, the client decides when to give up.
+      // A cold model load sends no byte for minutes (docs/decisions.md, "Cold model loads send no
+      // byte for minutes"), and a pull can stall between layers: no headers or body timeout, the
+      // client decides when to give up.
       headersTimeout: 0,
       bodyTimeout: 0,
       keepAliveTimeout: 10_000,
