@@ -199,8 +199,9 @@ function supportsCloseServerHook(version: string): boolean {
 }
 
 /**
- * Vite 7.0 to 8.2 has no restart-versus-close signal (vite-plugin.md §1.7): count restarts in
- * flight and dispose on a close that is not part of one (the Cloudflare plugin's pattern).
+ * Vite 7.0 to 8.2 has no restart-versus-close signal (docs/decisions.md, "Restart versus close"):
+ * count restarts in flight and dispose on a close that is not part of one (the Cloudflare plugin's
+ * pattern).
  */
 function wrapCloseForOldVite(server: ViteDevServer): void {
   const state = processState()
@@ -222,8 +223,8 @@ function wrapCloseForOldVite(server: ViteDevServer): void {
 
 /**
  * Ctrl+C runs no Vite hook at all, and SIGTERM exits right after Vite's own close
- * (vite-plugin.md §1.7): stop what we started ourselves, then exit. The `exit` handler is the
- * synchronous last resort when something else ends the process.
+ * (docs/decisions.md, "Ctrl+C runs no Vite hook"): stop what we started ourselves, then exit. The
+ * `exit` handler is the synchronous last resort when something else ends the process.
  */
 function installSignalHandlers(): void {
   const state = processState()

@@ -3,7 +3,8 @@ import type { Orchestrator } from './orchestrator.js'
 /**
  * State that must outlive a plugin instance. Vite calls the plugin factory again on every
  * `vite.config.ts` change, and re-evaluates this module too when the plugin is bundled into the
- * config from a relative path (reference/vite-plugin.md §1.7), so only `globalThis` is safe.
+ * config from a relative path (docs/decisions.md, "Only globalThis survives a restart"), so only
+ * `globalThis` is safe.
  */
 interface ProcessState {
   orchestrator?: Orchestrator

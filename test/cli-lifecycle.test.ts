@@ -1,7 +1,7 @@
-// The plugin's process lifecycle under the real Vite CLI (reference/vite-plugin.md §1.7, §3.4):
-// a spawned `vite` whose vite.config.ts imports the plugin by absolute path, so every config
-// edit re-evaluates the plugin's modules and only globalThis carries the orchestrator across.
-// Ollama is a fake `ollama` on PATH running the simulator, or the simulator's Docker image.
+// The plugin's process lifecycle under the real Vite CLI (docs/decisions.md, "Restarts"): a spawned
+// `vite` whose vite.config.ts imports the plugin by absolute path, so every config edit
+// re-evaluates the plugin's modules and only globalThis carries the orchestrator across. Ollama is
+// a fake `ollama` on PATH running the simulator, or the simulator's Docker image.
 import { readFileSync } from 'node:fs'
 import type Docker from 'dockerode'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'

@@ -11,8 +11,9 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn()
 })
 
-// A real config file, so each restart builds a new plugin instance from the edited file (an
-// inline config would hand the same instance back, vite-plugin.md §1.7).
+// A real config file, so each restart builds a new plugin instance from the edited file (an inline
+// config would hand the same instance back: docs/decisions.md, "Inline configs restart with the
+// same plugin instance").
 describe('a vite.config.ts edit', () => {
   it('unloads a dropped model from memory without deleting it, and warms the new default up', async () => {
     const sim = await startSimulator({ models: ['llama3.2', 'qwen2.5:0.5b'] })

@@ -138,7 +138,7 @@ describe('connecting to a Docker engine', () => {
   })
 })
 
-describe('docker error classification (reference/docker-gpu.md §2.11)', () => {
+describe('docker error classification (docs/decisions.md, "Classifying Docker errors")', () => {
   it('recognises a refused GPU request', () => {
     expect(
       isGpuRefused(

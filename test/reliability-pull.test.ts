@@ -1,6 +1,6 @@
-// Pulls that fail: a disk that fills up mid-download (Ollama's own error line, reference/
-// ollama-api.md §3.3) and a model that does not exist. Each failed model says why and what to
-// do, in /status and over HMR; the other models are pulled and ready; the phase settles.
+// Pulls that fail: a disk that fills up mid-download (Ollama's own error line, docs/decisions.md,
+// "How a pull fails") and a model that does not exist. Each failed model says why and what to do,
+// in /status and over HMR; the other models are pulled and ready; the phase settles.
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ModelState, StateSnapshot } from '../src/protocol.js'
 import { startSimulator } from '../src/simulator/index.js'

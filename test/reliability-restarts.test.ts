@@ -1,6 +1,7 @@
 // Twenty config restarts in a row with the docker engine, through a real vite.config.ts (Vite
 // bundles the plugin into the config and evaluates it afresh on every restart, the hard case of
-// reference/vite-plugin.md §1.7): one container the whole time, and nothing that grows.
+// docs/decisions.md, "Only globalThis survives a restart"): one container the whole time, and
+// nothing that grows.
 import type Docker from 'dockerode'
 import { createServer, type ViteDevServer } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'

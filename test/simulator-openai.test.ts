@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Simulator, startSimulator } from '../src/simulator/index.js'
 import { simulatedReply, tokenize } from '../src/simulator/tokens.js'
 
-// Raw wire checks of the OpenAI-compatible endpoints (reference/ollama-api.md §1.15).
+// Raw wire checks of the OpenAI-compatible endpoints (docs/decisions.md, "The OpenAI-compatible
+// API").
 
 let sim: Simulator
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Simulator, type SimulatorOptions, startSimulator } from '../src/simulator/index.js'
 
-// /api/pull progress as reference/ollama-api.md §3 specifies it.
+// /api/pull progress as docs/decisions.md, "A pull reports one layer at a time", specifies it.
 
 let sim: Simulator | undefined
 

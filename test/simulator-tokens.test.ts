@@ -40,7 +40,7 @@ describe('simulator: tokenize', () => {
   })
 })
 
-describe('simulator: model names (§5)', () => {
+describe('simulator: model names', () => {
   it.each([
     ['llama3.2', 'llama3.2:latest'],
     ['LLaMA3.2:1B', 'LLaMA3.2:1B'],

@@ -2,7 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Simulator, startSimulator } from '../src/simulator/index.js'
 
-// Raw HTTP checks of the simulator's native API against reference/ollama-api.md.
+// Raw HTTP checks of the simulator's native API against Ollama's behaviour (docs/decisions.md, "The
+// simulator copies Ollama's wire behaviour").
 
 let sim: Simulator
 
@@ -116,7 +117,7 @@ describe('simulator: request parsing errors', () => {
   })
 })
 
-describe('simulator: model errors are exact (§4.2)', () => {
+describe('simulator: model errors are exact (docs/decisions.md, "Ollama\'s error texts are exact")', () => {
   const cases: Array<[string, string, unknown, number, string]> = [
     ['chat without model', '/api/chat', { messages: [] }, 400, 'model is required'],
     ['generate without model', '/api/generate', { prompt: 'hi' }, 404, "model '' not found"],
@@ -408,7 +409,7 @@ describe('simulator: embeddings', () => {
   })
 })
 
-describe('simulator: CORS and Host guard (§0)', () => {
+describe('simulator: CORS and Host guard', () => {
   it('echoes an allowed localhost origin with Vary: Origin', async () => {
     const res = await fetch(sim.url + '/api/version', {
       headers: { Origin: 'http://localhost:5173' },

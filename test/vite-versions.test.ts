@@ -8,9 +8,9 @@ import ollama from '../src/index.js'
 import type { StateSnapshot } from '../src/protocol.js'
 import { waitFor } from './helpers/vite.js'
 
-// peerDependencies say vite ^7 || ^8. Vite >= 8.3 tells closeServer whether a close is a
-// restart; older versions do not, and the plugin counts restarts itself (vite-plugin.md §1.7).
-// Both paths must keep the engine across a restart and stop it on close.
+// peerDependencies say vite ^7 || ^8. Vite >= 8.3 tells closeServer whether a close is a restart;
+// older versions do not, and the plugin counts restarts itself (docs/decisions.md, "Restart versus
+// close"). Both paths must keep the engine across a restart and stop it on close.
 describe.each([
   ['7', vite7.createServer, vite7.version],
   ['8', vite8.createServer, vite8.version],

@@ -1,5 +1,6 @@
 // <vite-plugin-ollama-overlay>: a shadow-DOM custom element that shows the plugin's state snapshot
-// and live pull progress, modelled on Vite's own error overlay (reference/vite-plugin.md §2.3).
+// and live pull progress, modelled on Vite's own error overlay (docs/decisions.md, "The overlay
+// follows Vite's error overlay").
 import type { ModelState, Problem, PullProgressEvent, StateSnapshot } from '../protocol.js'
 import { normaliseModelName } from './overlay-format.js'
 import { PullRequestError, requestPull } from './overlay-pull.js'

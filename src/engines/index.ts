@@ -78,7 +78,8 @@ function candidates(options: ResolvedOptions, deps: ResolveDeps): Candidate[] {
         const own = await ownContainerServing(options, dockerConn)
         if (own) {
           // Our container from an earlier run: adopt it through the docker engine, so it keeps
-          // crash recovery, and a changed docker option still recreates it (DESIGN.md lifecycle).
+          // crash recovery, and a changed docker option still recreates it (docs/architecture.md,
+          // "Engine life cycle").
           const connection = own
           return {
             ok: true,
@@ -278,10 +279,10 @@ function autoStartSteps(options: ResolvedOptions, rest: Candidate[]): Resolution
 }
 
 /**
- * Starts the engine `options.engine` asks for; under `auto`, the first that works in the order of
- * DESIGN.md (adopt at `url`, native on macOS, Docker, native, fallback). An engine that is
- * available but fails to start is recorded and the next one is tried. When nothing runs,
- * `engine` is null and `problem` says what to install or set.
+ * Starts the engine `options.engine` asks for; under `auto`, the first that works in the order the
+ * README's Engines section gives (adopt at `url`, native on macOS, Docker, native, fallback). An
+ * engine that is available but fails to start is recorded and the next one is tried. When nothing
+ * runs, `engine` is null and `problem` says what to install or set.
  */
 export async function startEngine(
   options: ResolvedOptions,

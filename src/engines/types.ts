@@ -26,8 +26,8 @@ export interface Engine {
   /** Stop what we started. An adopted engine is never touched. Idempotent. */
   stop(): Promise<void>
   /**
-   * Last resort for `process.on('exit')`, where only synchronous work runs (Ctrl+C skips every
-   * Vite hook, reference/vite-plugin.md §1.7): stop what we started, best effort.
+   * Last resort for `process.on('exit')`, where only synchronous work runs (Ctrl+C skips every Vite
+   * hook, docs/decisions.md, "Ctrl+C runs no Vite hook"): stop what we started, best effort.
    */
   stopSync?(): void
 }

@@ -45,7 +45,7 @@ function field(obj: Json, ...names: string[]): unknown {
 /**
  * `rocm-smi --showproductname --showmeminfo vram --json`: `{"card0": {"VRAM Total Memory (B)":
  * "21458059264", "Card Series": "Radeon RX 7900 XT", "GFX Version": "gfx1100", …}}`, values as
- * strings in bytes (reference/docker-gpu.md §3.7).
+ * strings in bytes (docs/decisions.md, "AMD memory figures").
  */
 export function parseRocmSmi(stdout: string): GpuInfo[] {
   const data = parseJsonLoosely(stdout)
@@ -92,7 +92,8 @@ function sizeToBytes(size: unknown): number | undefined {
 
 /**
  * `amd-smi static --asic --vram --json`: newer releases wrap the list as `{"gpu_data": [...]}`,
- * older ones print the bare array; sizes are `{value, unit}` objects (reference/docker-gpu.md §3.7).
+ * older ones print the bare array; sizes are `{value, unit}` objects (docs/decisions.md, "AMD
+ * memory figures").
  */
 export function parseAmdSmi(stdout: string): GpuInfo[] {
   const data = parseJsonLoosely(stdout)

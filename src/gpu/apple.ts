@@ -12,8 +12,8 @@ export interface AppleProbe {
 
 /**
  * Metal lets a model use `recommendedMaxWorkingSetSize` of the unified memory, which Node cannot
- * read. Reported values (reference/docker-gpu.md §3.8) are about 2/3 of RAM on small machines and
- * about 3/4 on large ones; `iogpu.wired_limit_mb`, when set, replaces it.
+ * read. Reported values (docs/decisions.md, "Apple Silicon") are about 2/3 of RAM on small machines
+ * and about 3/4 on large ones; `iogpu.wired_limit_mb`, when set, replaces it.
  */
 export function appleGpuBudget(ramBytes: number, wiredLimitMb = 0): number {
   if (wiredLimitMb > 0) return wiredLimitMb * 1024 * 1024
@@ -30,8 +30,8 @@ async function sysctl(
 }
 
 /**
- * `process.arch` says x64 under Rosetta, so Apple Silicon is recognised from `hw.optional.arm64`
- * or the CPU brand string instead (§3.8).
+ * `process.arch` says x64 under Rosetta, so Apple Silicon is recognised from `hw.optional.arm64` or
+ * the CPU brand string instead (docs/decisions.md, "Apple Silicon").
  */
 export async function probeApple(
   run: CommandRunner,

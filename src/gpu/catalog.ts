@@ -1,8 +1,8 @@
 // Download sizes of popular Ollama models. Sizes from the Ollama README model table
-// (reference/ollama-api.md §8, decimal GB like `ollama list`), exact bytes where the API docs give
-// them, and the ollama.com library tag pages for the tags the README table did not list.
-// `rank` orders recommendations: a judgement of answer quality for a web app's chat, higher is
-// better; it is only compared between models that fit.
+// (docs/decisions.md, "Model download sizes"; decimal GB like `ollama list`), exact bytes where the
+// API docs give them, and the ollama.com library tag pages for the tags the README table did not
+// list. `rank` orders recommendations: a judgement of answer quality for a web app's chat, higher
+// is better; it is only compared between models that fit.
 
 export type ModelKind = 'chat' | 'code' | 'reasoning' | 'vision' | 'embedding'
 

@@ -21,9 +21,10 @@ export interface ContainerGpuPlan {
 export const DEFAULT_IMAGE = 'ollama/ollama:latest'
 export const ROCM_IMAGE = 'ollama/ollama:rocm'
 
-// `--gpus all` (reference/docker-gpu.md §2.3): Count -1 = every GPU.
+// `--gpus all` (docs/decisions.md, "Passing an NVIDIA GPU to a container"): Count -1 = every GPU.
 const NVIDIA_REQUEST = { Driver: 'nvidia', Count: -1, Capabilities: [['gpu']] }
-// Podman's compat API drops every device request whose Driver is not `cdi`, silently (§2.3).
+// Podman's compat API drops every device request whose Driver is not `cdi`, silently
+// (docs/decisions.md, "Podman honours only CDI device requests").
 const CDI_REQUEST = { Driver: 'cdi', DeviceIDs: ['nvidia.com/gpu=all'] }
 
 function device(path: string): object {
@@ -57,7 +58,8 @@ function planNvidia(report: GpuReport, info: DockerGpuInfo, explicit: boolean): 
     return plan('NVIDIA GPU passed to the container (the daemon has CDI enabled)')
   }
   // Docker Desktop on Windows passes NVIDIA GPUs through WSL2 without listing an nvidia runtime
-  // (§4; linuxserver/docker-rdesktop#48), so the missing runtime means nothing there.
+  // (docs/decisions.md, "Where a container can have a GPU"; linuxserver/docker-rdesktop#48), so the
+  // missing runtime means nothing there.
   if (info.operatingSystem === 'Docker Desktop' && (report.platform === 'win32' || report.wsl)) {
     return plan('NVIDIA GPU passed to the container through Docker Desktop on WSL2')
   }
@@ -78,11 +80,13 @@ function planAmd(
     return none('AMD GPUs reach containers only on Linux: the container runs on the CPU')
   }
   const devices = report.devices
-  // Names such as `render` may not exist in the image, numeric gids always work (§2.3).
+  // Names such as `render` may not exist in the image, numeric gids always work (docs/decisions.md,
+  // "AMD GPUs in containers").
   const groupAdd = ['video', ...(devices?.groupIds ?? []).map(String)]
   const customImage = userImage && userImage !== DEFAULT_IMAGE ? userImage : undefined
   if (devices && !devices.kfd) {
-    // A missing /dev/kfd fails the container at start (§2.11): pass /dev/dri alone, for Vulkan.
+    // A missing /dev/kfd fails the container at start (docs/decisions.md, "AMD GPUs in
+    // containers"): pass /dev/dri alone, for Vulkan.
     if (!devices.dri) return none('no /dev/kfd and no /dev/dri: the container runs on the CPU')
     return {
       gpu: 'amd',
@@ -93,7 +97,8 @@ function planAmd(
     }
   }
   if (!rocm) {
-    // The :rocm image has no Vulkan runner; the main image has (§2.2), with the same devices.
+    // The :rocm image has no Vulkan runner; the main image has (docs/decisions.md, "Which image has
+    // which runners"), with the same devices.
     return {
       gpu: 'amd',
       hostConfig: { Devices: [device('/dev/kfd'), device('/dev/dri')], GroupAdd: groupAdd },

@@ -73,8 +73,8 @@ export interface DetectDeps {
   timeoutMs: number
 }
 
-// Ollama's ROCm build ships kernels for these targets only (docs/gpu.mdx, reference/ollama-api.md
-// §7.1); other AMD GPUs are dropped from ROCm and may still run through Vulkan.
+// Ollama's ROCm build ships kernels for these targets only (docs/decisions.md, "How Ollama finds
+// AMD GPUs"); other AMD GPUs are dropped from ROCm and may still run through Vulkan.
 const ROCM_TARGETS = new Set([
   'gfx908',
   'gfx90a',
@@ -143,7 +143,10 @@ async function isWsl(deps: DetectDeps): Promise<boolean> {
   return /microsoft/i.test(version)
 }
 
-/** Inside WSL2 the driver's nvidia-smi lives in /usr/lib/wsl/lib, often off PATH (§3.6). */
+/**
+ * Inside WSL2 the driver's nvidia-smi lives in /usr/lib/wsl/lib, often off PATH
+ * (docs/decisions.md, "nvidia-smi").
+ */
 async function probeNvidiaAnywhere(deps: DetectDeps, wsl: boolean): Promise<ProbeResult> {
   const result = await probeNvidia(deps.run, 'nvidia-smi', deps.timeoutMs)
   if (result.status !== 'missing' || !wsl) return result
@@ -243,9 +246,10 @@ async function runDetection(deps: DetectDeps): Promise<GpuReport> {
   }
   if (apple?.gpu) gpus.push(apple.gpu)
 
-  // Vendor tools found nothing: ask systeminformation for names only (Windows, Intel Macs).
-  // Never on Linux: sysfs already said everything it could, and systeminformation would run
-  // dmidecode and nvidia-smi there with execSync, blocking the event loop (§3.3).
+  // Vendor tools found nothing: ask systeminformation for names only (Windows, Intel Macs). Never
+  // on Linux: sysfs already said everything it could, and systeminformation would run dmidecode and
+  // nvidia-smi there with execSync, blocking the event loop (docs/decisions.md, "systeminformation
+  // runs nvidia-smi synchronously").
   if (!gpus.length && !apple?.gpu && !linux) {
     const named = await namesFromSystemInformation(deps)
     gpus.push(...named)

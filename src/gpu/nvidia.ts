@@ -1,13 +1,14 @@
 import type { GpuInfo } from './detect.js'
 import type { CommandRunner } from './run.js'
 
-// The query Ollama's own docs use (reference/ollama-api.md §7.3). Memory is in MiB with `nounits`.
+// The query Ollama's own docs use (docs/decisions.md, "nvidia-smi"). Memory is in MiB with
+// `nounits`.
 export const NVIDIA_QUERY = [
   '--query-gpu=name,memory.total,memory.free,driver_version,compute_cap',
   '--format=csv,noheader,nounits',
 ]
-// Drivers before ~510 reject `compute_cap` and the whole command fails (reference/docker-gpu.md
-// §3.6): ask again without it.
+// Drivers before ~510 reject `compute_cap` and the whole command fails (docs/decisions.md,
+// "nvidia-smi"): ask again without it.
 const NVIDIA_QUERY_OLD_DRIVER = [
   '--query-gpu=name,memory.total,memory.free,driver_version',
   '--format=csv,noheader,nounits',

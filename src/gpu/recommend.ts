@@ -5,7 +5,10 @@ import { formatMemory, formatSize } from './format.js'
 export type { CatalogModel, ModelKind } from './catalog.js'
 export { findModel, MODEL_CATALOG, normalizeModelName } from './catalog.js'
 
-/** Runtime memory ≈ download × 1.2 (KV cache, graph) + 0.5 GB (Ollama's per-GPU reserve, §7.2). */
+/**
+ * Runtime memory ≈ download × 1.2 (KV cache, graph) + 0.5 GB (Ollama's per-GPU reserve:
+ * docs/decisions.md, "Ollama keeps memory back on each GPU").
+ */
 export function memoryNeeded(sizeBytes: number): number {
   return Math.ceil(sizeBytes * 1.2 + 0.5e9)
 }

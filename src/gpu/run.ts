@@ -18,8 +18,9 @@ export type CommandRunner = (
 
 /**
  * Runs vendor tools with `execFile`, never the sync APIs: systeminformation's `execSync` of
- * nvidia-smi blocks the event loop for the whole call (reference/docker-gpu.md §3.3), which would
- * freeze the dev server's HMR and requests. Never rejects: a probe only wants to know what happened.
+ * nvidia-smi blocks the event loop for the whole call (docs/decisions.md, "systeminformation runs
+ * nvidia-smi synchronously"), which would freeze the dev server's HMR and requests. Never rejects:
+ * a probe only wants to know what happened.
  */
 export function createCommandRunner(env: NodeJS.ProcessEnv = process.env): CommandRunner {
   return function runCommand(cmd, args, { timeoutMs }) {

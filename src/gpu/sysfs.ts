@@ -8,7 +8,10 @@ export interface DetectFs {
   access(path: string): Promise<void>
 }
 
-/** What the container needs to pass an AMD (or Intel) GPU through (reference/docker-gpu.md §2.3). */
+/**
+ * What the container needs to pass an AMD (or Intel) GPU through (docs/decisions.md, "AMD GPUs in
+ * containers").
+ */
 export interface GpuDevices {
   /** `/dev/kfd` exists: the amdgpu ROCm compute interface. */
   kfd: boolean
@@ -25,8 +28,8 @@ const VENDORS: Record<string, GpuInfo['vendor']> = {
 }
 
 // Intel Arc cards by PCI device id. sysfs gives no VRAM figure for Intel without root (debugfs,
-// reference/docker-gpu.md §3.9), so the size comes from the product; where a model ships in two
-// sizes the smaller one is taken, so a recommendation never overshoots.
+// docs/decisions.md, "Intel Arc memory"), so the size comes from the product; where a model ships
+// in two sizes the smaller one is taken, so a recommendation never overshoots.
 const INTEL_ARC: Record<string, { name: string; gib?: number; note?: string }> = {
   '0x56a0': {
     name: 'Intel Arc A770',
@@ -81,7 +84,10 @@ export function decodeGfxTarget(version: number): string | undefined {
   return `gfx${major}${minor}${stepping.toString(16)}`
 }
 
-/** gfx targets by PCI device id, from the KFD topology (how Ollama itself finds them, §7.1). */
+/**
+ * gfx targets by PCI device id, from the KFD topology (how Ollama itself finds them:
+ * docs/decisions.md, "How Ollama finds AMD GPUs").
+ */
 async function readKfdTargets(fs: DetectFs): Promise<Map<string, string>> {
   const targets = new Map<string, string>()
   const base = '/sys/class/kfd/kfd/topology/nodes'
@@ -115,7 +121,8 @@ export interface SysfsCard extends GpuInfo {
 
 /**
  * Walks `/sys/class/drm/card*\/device`: vendor, device id, driver and, for amdgpu, the exact
- * `mem_info_vram_total` in bytes (the number systeminformation cannot get right, §3.7).
+ * `mem_info_vram_total` in bytes (the number systeminformation cannot get right: docs/decisions.md,
+ * "AMD memory figures").
  */
 export async function probeDrmCards(
   fs: DetectFs,
@@ -167,7 +174,8 @@ export async function probeDrmCards(
       if (c.vram && c.vramUsed !== undefined) card.freeVramBytes = Math.max(0, c.vram - c.vramUsed)
       const gfx = c.deviceId ? kfdTargets.get(c.deviceId.toLowerCase()) : undefined
       if (gfx) card.computeCapability = gfx
-      // Ollama's integrated-GPU rule (§7.1): a small VRAM carve-out with a large GTT is an APU.
+      // Ollama's integrated-GPU rule (docs/decisions.md, "How Ollama finds AMD GPUs"): a small VRAM
+      // carve-out with a large GTT is an APU.
       if (
         c.vram &&
         c.gtt &&
@@ -199,9 +207,10 @@ export async function probeDrmCards(
 }
 
 /**
- * Display controllers on the PCI bus with no DRM card, i.e. no driver bound (reference/docker-gpu.md
- * §3.10 step 1): an NVIDIA card whose kernel module failed to load still shows up here, where
- * systeminformation would need lspci and would run nvidia-smi synchronously (§3.3).
+ * Display controllers on the PCI bus with no DRM card, i.e. no driver bound (docs/decisions.md,
+ * "The PCI bus lists a GPU before any driver does"): an NVIDIA card whose kernel module failed to
+ * load still shows up here, where systeminformation would need lspci and would run nvidia-smi
+ * synchronously.
  */
 export async function probePciDisplays(fs: DetectFs, known: SysfsCard[]): Promise<SysfsCard[]> {
   const base = '/sys/bus/pci/devices'

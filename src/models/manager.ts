@@ -251,7 +251,8 @@ export class ModelManager {
     const stallMs = this.deps.stallTimeoutMs ?? 30_000
     for (let attempt = 1; ; attempt++) {
       // Each try has its own controller so a stall aborts this request only; Ollama keeps the
-      // partial download and the next request resumes it (ollama-api.md §3.4).
+      // partial download and the next request resumes it (docs/decisions.md, "An interrupted pull
+      // resumes").
       const attemptController = new AbortController()
       const onAbort = () => attemptController.abort()
       job.controller.signal.addEventListener('abort', onAbort)
@@ -267,8 +268,9 @@ export class ModelManager {
           signal: attemptController.signal,
         })) {
           const next = folder.add(line)
-          // Ollama repeats its last line every 60 ms whether or not bytes arrive (ollama-api.md
-          // §3.2): only new bytes or a new stage count as progress.
+          // Ollama repeats its last line every 60 ms whether or not bytes arrive
+          // (docs/decisions.md, "Pull progress repeats its last line every 60 ms"): only new bytes
+          // or a new stage count as progress.
           if (next.completed > last.completed || next.status !== last.status) {
             clearTimeout(timer)
             timer = setTimeout(onStall, stallMs)

@@ -2,7 +2,7 @@ import type { Problem } from '../protocol.js'
 
 /**
  * Turns what Ollama says when a pull or a load fails into what the user should do. The texts
- * matched here are Ollama's own (reference/ollama-api.md §3.3, §4.2, §9).
+ * matched here are Ollama's own (docs/decisions.md, "How a pull fails").
  */
 export function describePullFailure(model: string, message: string): Problem {
   const text = message.toLowerCase()

@@ -1,6 +1,9 @@
 import type { PullProgressEvent } from '../protocol.js'
 
-/** One line of Ollama's `/api/pull` stream (reference/ollama-api.md §3.1). */
+/**
+ * One line of Ollama's `/api/pull` stream (docs/decisions.md, "A pull reports one layer at a
+ * time").
+ */
 export interface PullLine {
   status: string
   digest?: string
@@ -18,9 +21,9 @@ const MIN_SAMPLE_MS = 250
  * layers, percent, a smoothed speed and an ETA.
  *
  * Layers arrive one at a time, so the total grows as they appear; the first layer is by far the
- * largest, so the sum is a good estimate once it shows up (ollama-api.md §3.2). A layer's last
- * line may stop short of its total (Ollama does not emit a final tick), so a layer counts as done
- * when the next one starts, and `completed` never goes backwards.
+ * largest, so the sum is a good estimate once it shows up (docs/decisions.md, "A pull reports one
+ * layer at a time"). A layer's last line may stop short of its total (Ollama does not emit a final
+ * tick), so a layer counts as done when the next one starts, and `completed` never goes backwards.
  */
 export class PullProgressFolder {
   private readonly layers = new Map<string, { total: number; completed: number }>()

@@ -350,7 +350,8 @@ export class OllamaClient {
     if (signal?.aborted) throw abortReason(signal)
     const retries = spec.idempotent ? this.#retries : 0
     // Model calls wait as long as the model takes to load (minutes from a cold disk): no header or
-    // body timeout, or a slow first byte would cancel the load (reference/ollama-api.md §2, §9.15).
+    // body timeout, or a slow first byte would cancel the load (docs/decisions.md, "Cold model
+    // loads send no byte for minutes").
     const timeout = spec.idempotent ? METADATA_TIMEOUT_MS : 0
     const body = spec.body === undefined ? null : JSON.stringify(spec.body)
     const headers: Record<string, string> = {

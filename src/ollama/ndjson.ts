@@ -4,9 +4,9 @@
 // encodes '\n' (every byte of a multi-byte character is >= 0x80), so a line's bytes are complete
 // once its newline arrives, and decoding them then cannot cut a character in half: this gives the
 // same result as a streaming TextDecoder, without decoding anything twice or growing a string
-// buffer. Proxies re-chunk streams at arbitrary byte offsets (reference/ollama-api.md §9.18), so a
-// line can arrive split across chunks, many lines can share one chunk, and the last line may lack
-// its newline.
+// buffer. Proxies re-chunk streams at arbitrary byte offsets (docs/decisions.md, "NDJSON lines
+// arrive split across chunks"), so a line can arrive split across chunks, many lines can share one
+// chunk, and the last line may lack its newline.
 //
 // Each chunk is decoded once, up to its last newline, and lines are cut from that string; only a
 // line that straddles chunks is assembled from bytes. The splitter is pull-based (push a chunk,

@@ -108,9 +108,10 @@ export interface WaitForOllamaOptions {
 }
 
 /**
- * Polls `GET /api/version` until Ollama answers, the engine dies, or the time is up. Readiness
- * is judged from the host side on purpose: Colima and Docker Desktop forward ports late, so a
- * healthy container is not yet a reachable one (reference/docker-gpu.md §5 #15).
+ * Polls `GET /api/version` until Ollama answers, the engine dies, or the time is up. Readiness is
+ * judged from the host side on purpose: Colima and Docker Desktop forward ports late, so a healthy
+ * container is not yet a reachable one (docs/decisions.md, "A healthy container is not yet a
+ * reachable one").
  */
 export async function waitForOllama(baseUrl: string, opts: WaitForOllamaOptions): Promise<string> {
   const deadline = Date.now() + opts.timeoutMs

@@ -1,5 +1,6 @@
-// Request bodies of Ollama's native API (reference/ollama-api.md §1.11–§1.13). Unknown fields are
-// ignored by Ollama, so these list what the plugin and its users may send, not all Ollama accepts.
+// Request bodies of Ollama's native API (docs/decisions.md, "Ollama's JSON is loose in both
+// directions"). Unknown fields are ignored by Ollama, so these list what the plugin and its users
+// may send, not all Ollama accepts.
 import type { ToolCall } from './schemas.js'
 
 /** A number is seconds; a string is a Go duration ('5m', '1h'); negative keeps the model loaded. */

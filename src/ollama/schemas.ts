@@ -1,7 +1,7 @@
-// Response shapes of Ollama's native API (reference/ollama-api.md §1), checked with zod.
-// Every object is loose: Ollama adds fields in most releases (capabilities, remote_host, logprobs…)
-// and old releases omit some, so only what the plugin relies on is required and unknown keys pass
-// through untouched.
+// Response shapes of Ollama's native API, checked with zod (docs/decisions.md, "Ollama's JSON is
+// loose in both directions"). Every object is loose: Ollama adds fields in most releases
+// (capabilities, remote_host, logprobs…) and old releases omit some, so only what the plugin relies
+// on is required and unknown keys pass through untouched.
 import { z } from 'zod'
 
 export const versionSchema = z.looseObject({ version: z.string() })

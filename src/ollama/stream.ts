@@ -154,8 +154,9 @@ export class OllamaStream<T> implements AsyncIterableIterator<T, undefined> {
       return
     }
     const record = value as Record<string, unknown>
-    // Ollama cannot change the status once streaming began, so it reports failures as a last
-    // line {"error": "…"} (reference/ollama-api.md §2); ollama-js throws on it, and so do we.
+    // Ollama cannot change the status once streaming began, so it reports failures as a last line
+    // {"error": "…"} (docs/decisions.md, "A stream that fails midway keeps its 200"); ollama-js
+    // throws on it, and so do we.
     if (record.error !== undefined) {
       const message = typeof record.error === 'string' ? record.error : JSON.stringify(record.error)
       this.#fail(streamError(this.#site, this.#status, message))

@@ -2,11 +2,12 @@ import type { IncomingMessage } from 'node:http'
 import { isIP } from 'node:net'
 import { ProblemError } from '../problem.js'
 
-// Vite's CORS only stops a cross-site page from *reading* the answer: a `text/plain` POST from
-// any site still runs the handler (reference/vite-plugin.md §1.9). Our POST routes start chats and
-// pull or delete models, so the request itself must be refused. Browsers always send `Origin` on
-// a cross-origin POST and on WebSocket upgrades, and `Sec-Fetch-Site` in every modern engine;
-// non-browser clients (curl, the ollama and openai SDKs) send neither and pass.
+// Vite's CORS only stops a cross-site page from *reading* the answer: a `text/plain` POST from any
+// site still runs the handler (docs/decisions.md, "CORS lets a text/plain POST through"). Our POST
+// routes start chats and pull or delete models, so the request itself must be refused. Browsers
+// always send `Origin` on a cross-origin POST and on WebSocket upgrades, and `Sec-Fetch-Site` in
+// every modern engine; non-browser clients (curl, the ollama and openai SDKs) send neither and
+// pass.
 
 /** Methods whose requests change something and so need the cross-site guard. */
 export function isUnsafeMethod(method: string | undefined): boolean {

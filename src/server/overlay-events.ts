@@ -68,8 +68,9 @@ export function isFinalProgress(event: PullProgressEvent): boolean {
 
 /**
  * Feeds the overlay over Vite's HMR channel: `ollama:state` on every change, `ollama:progress`
- * throttled per model, and a snapshot to the one tab that says `ollama:hello`. Events sent while
- * no tab listens are lost (vite-plugin.md §1.4), hence the hello handshake.
+ * throttled per model, and a snapshot to the one tab that says `ollama:hello`. Events sent while no
+ * tab listens are lost (docs/decisions.md, "HMR events sent before a tab listens are lost"), hence
+ * the hello handshake.
  */
 export function connectOverlayEvents(
   server: ViteDevServer,

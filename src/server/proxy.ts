@@ -88,8 +88,9 @@ export function createOllamaProxy(): OllamaProxy {
             path: target.prefix + path,
             headers: requestHeaders(req.headers),
             body: payload,
-            // A cold model load sends no byte for minutes (docs/decisions.md), and a pull can
-            // stall between layers: no headers or body timeout, the client decides when to give up.
+            // A cold model load sends no byte for minutes (docs/decisions.md, "Cold model loads
+            // send no byte for minutes"), and a pull can stall between layers: no headers or
+            // body timeout, the client decides when to give up.
             headersTimeout: 0,
             bodyTimeout: 0,
           },

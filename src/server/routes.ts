@@ -29,8 +29,8 @@ const pullPayloadSchema = z.object({ model: modelNameSchema })
  * The plugin's HTTP routes under `ctx.base`, as one named middleware: `GET /status`, the
  * transparent proxy `/api/*` and `/v1/*`, `POST /chat`, `POST /pull`. Anything else under the base
  * is a JSON 404; requests outside it go to `next()`. Mounted as a pre-middleware, so it sees the
- * URL with Vite's `base` still on (reference/vite-plugin.md §1.3) and runs after Vite's host check
- * and CORS (Vite >= 7).
+ * URL with Vite's `base` still on and runs after Vite's host check and CORS (Vite >= 7; see
+ * docs/decisions.md, "Where our middleware sits").
  */
 export function ollamaRoutes(ctx: RouteContext): Connect.NextHandleFunction {
   const proxy = createOllamaProxy()

@@ -39,8 +39,8 @@ export function openSse(
 
   res.statusCode = 200
   res.setHeader('Content-Type', 'text/event-stream; charset=utf-8')
-  // `no-transform` stops compression middleware from holding events back, `X-Accel-Buffering`
-  // does the same for nginx (reference/vite-plugin.md §5 lesson 11).
+  // `no-transform` stops compression middleware from holding events back, `X-Accel-Buffering` does
+  // the same for nginx (docs/decisions.md, "Buffering proxies hold event streams back").
   res.setHeader('Cache-Control', 'no-cache, no-transform')
   res.setHeader('X-Accel-Buffering', 'no')
   disableNagle(req)

@@ -1,5 +1,5 @@
 // The simulated registry: models that `/api/pull` can fetch, with realistic download sizes
-// (reference/ollama-api.md §8) so progress bars, ETAs and disk maths look like the real thing.
+// (docs/decisions.md, "Model download sizes") so progress bars, ETAs and disk maths look real.
 // Sizes only drive the progress arithmetic; no bytes are ever stored.
 
 import { createHash } from 'node:crypto'
@@ -195,7 +195,8 @@ const ROWS: Row[] = [
   ],
 ]
 
-// The real llama3.2:latest manifest (§3.2): its digests appear in users' logs and docs.
+// The real llama3.2:latest manifest (docs/decisions.md, "Model download sizes"): its digests appear
+// in users' logs and docs.
 const LLAMA32_LAYERS: Layer[] = [
   layer('model', 'dde5aa3fc5ffc17176b5e8bdc82f587b24b2678c6c66101bf7da77af9f7ccdff', 2019377376),
   layer('template', '966de95ca8a62200913e3f8bfbf84c8494536f1b94b49166851e76644e966396', 1429),

@@ -1,6 +1,6 @@
-// POST /api/chat and POST /api/generate (reference/ollama-api.md §1.11, §1.12, §2): NDJSON token
-// chunks by default, one aggregated object with `stream:false`, the load/unload special cases,
-// and the exact error bodies. The reply text is documented in tokens.ts (simulatedReply).
+// POST /api/chat and POST /api/generate (docs/decisions.md, "Chat and generate"): NDJSON token
+// chunks by default, one aggregated object with `stream:false`, the load/unload special cases, and
+// the exact error bodies. The reply text is documented in tokens.ts (simulatedReply).
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { goTime, nowNs } from './clock.js'
@@ -36,7 +36,8 @@ interface Prepared {
 /** Finds the model a chat or generate request names, with Ollama's statuses and messages. */
 function resolveModel(ctx: SimContext, kind: Kind, raw: string): InstalledModel {
   if (raw === '') {
-    // Chat says "model is required"; generate falls through to the lookup (§4.2).
+    // Chat says "model is required"; generate falls through to the lookup (docs/decisions.md,
+    // "Ollama's error texts are exact").
     if (kind === 'chat') throw new HttpError(400, 'model is required')
     throw new HttpError(404, "model '' not found")
   }
@@ -208,7 +209,8 @@ export async function handleGeneration(
 
   const errorAfter = ctx.config.errorAfterTokens
   if (errorAfter !== undefined && errorAfter <= 0) {
-    // An error before the first line is a plain HTTP error (streamResponse, §2).
+    // An error before the first line is a plain HTTP error (streamResponse; docs/decisions.md, "A
+    // stream that fails midway keeps its 200").
     stream.complete()
     res.writeHead(500, { 'Content-Type': 'application/json' })
     res.end(goStringify({ error: MID_STREAM_ERROR }))

@@ -1,6 +1,7 @@
-// Time as Ollama writes it (reference/ollama-api.md §0): Go's RFC 3339 with nanoseconds, trailing
-// zeros trimmed; `created_at` in UTC with `Z`, `modified_at`/`expires_at` in local time with an
-// offset. Durations are integer nanoseconds, and `keep_alive` follows Go's `time.ParseDuration`.
+// Time as Ollama writes it (docs/decisions.md, "Timestamps and durations"): Go's RFC 3339 with
+// nanoseconds, trailing zeros trimmed; `created_at` in UTC with `Z`, `modified_at`/`expires_at` in
+// local time with an offset. Durations are integer nanoseconds, and `keep_alive` follows Go's
+// `time.ParseDuration`.
 
 const NS_PER_MS = 1_000_000n
 

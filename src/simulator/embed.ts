@@ -1,6 +1,6 @@
-// POST /api/embed and the legacy POST /api/embeddings (reference/ollama-api.md §1.13, §1.14).
-// Vectors are deterministic and meaningful enough for tests of retrieval code: each word adds a
-// fixed pseudo-random direction, so texts that share words have a high cosine similarity.
+// POST /api/embed and the legacy POST /api/embeddings (docs/decisions.md, "Embeddings"). Vectors
+// are deterministic and meaningful enough for tests of retrieval code: each word adds a fixed
+// pseudo-random direction, so texts that share words have a high cosine similarity.
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { SimContext } from './context.js'

@@ -1,6 +1,6 @@
-// The HTTP edge of the simulator, as Ollama's gin router behaves (reference/ollama-api.md §0):
-// body parsing with Go's error texts, JSON/plain replies, CORS (gin-contrib/cors v1.7.2) and the
-// DNS-rebinding Host guard.
+// The HTTP edge of the simulator, as Ollama's gin router behaves (docs/decisions.md, "Ollama's HTTP
+// edge", "Ollama's CORS and Host guard"): body parsing with Go's error texts, JSON/plain replies,
+// CORS (gin-contrib/cors v1.7.2) and the DNS-rebinding Host guard.
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { hostname, networkInterfaces } from 'node:os'

@@ -1,7 +1,8 @@
-// The Ollama simulator: an Ollama-compatible HTTP server (reference/ollama-api.md) with no model
-// behind it. It is a product feature (chat UIs tested in CI with no GPU) and the only stand-in for
-// Ollama in this project's tests, so it copies Ollama's wire behaviour exactly. Only node:
-// built-ins, because the same code runs in a bare container image (main.ts).
+// The Ollama simulator: an Ollama-compatible HTTP server with no model behind it. It is a product
+// feature (chat UIs tested in CI with no GPU) and the only stand-in for Ollama in this project's
+// tests, so it copies Ollama's wire behaviour exactly (docs/decisions.md, "The simulator copies
+// Ollama's wire behaviour"). Only node: built-ins, because the same code runs in a bare container
+// image (main.ts).
 
 import { EventEmitter } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
@@ -65,9 +66,10 @@ export interface SimulatorOptions {
    */
   errorAfterTokens?: number
   /**
-   * Fault: pulls of these models fail mid-stream with this error line, after the manifest and
-   * a first progress line, as Ollama reports a failed download (reference/ollama-api.md §3.3),
-   * e.g. `{ 'llama3.2': 'write /root/.ollama/models/blobs/sha256-…-partial: no space left on device' }`.
+   * Fault: pulls of these models fail mid-stream with this error line, after the manifest and a
+   * first progress line, as Ollama reports a failed download (docs/decisions.md, "How a pull
+   * fails"), e.g.:
+   * `{ 'llama3.2': 'write /root/.ollama/models/blobs/sha256-…-partial: no space left on device' }`.
    * Keys are model names in any spelling (`llama3.2` matches `llama3.2:latest`).
    */
   pullErrors?: Record<string, string>
@@ -328,7 +330,8 @@ export function answerError(res: ServerResponse, path: string, error: unknown): 
   const message = error instanceof Error ? error.message : String(error)
   if (!(error instanceof HttpError)) debug('simulator: %s failed: %s', path, message)
   if (res.headersSent) {
-    // Mid-stream failures are a final {"error"} line with the 200 kept (§2).
+    // Mid-stream failures are a final {"error"} line with the 200 kept (docs/decisions.md, "A
+    // stream that fails midway keeps its 200").
     if (!res.writableEnded) res.end(`${goStringify({ error: message })}\n`)
     return
   }

@@ -1,4 +1,4 @@
-// The model-management endpoints (reference/ollama-api.md §1.3–1.5, §1.9, §1.10): /api/tags,
+// The model-management endpoints (docs/decisions.md, "Model management endpoints"): /api/tags,
 // /api/ps, /api/show, /api/copy, /api/delete, with Ollama's field sets and exact error texts.
 
 import type { ServerResponse } from 'node:http'

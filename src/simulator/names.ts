@@ -1,4 +1,4 @@
-// Ollama model names (reference/ollama-api.md §5): `[host/][namespace/]model[:tag][@digest]`, with
+// Ollama model names (docs/decisions.md, "Model names"): `[host/][namespace/]model[:tag][@digest]`,
 // defaults registry.ollama.ai / library / latest, displayed shortest-first and matched
 // case-insensitively.
 

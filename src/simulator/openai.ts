@@ -1,6 +1,7 @@
-// Ollama's OpenAI-compatible API (reference/ollama-api.md §1.15): /v1/chat/completions,
-// /v1/completions, /v1/embeddings, /v1/models. SSE frames `data: {json}\n\n` ending with
-// `data: [DONE]\n\n`, the post-v0.32.6 finish chunk (`delta: {}`), and OpenAI-shaped errors.
+// Ollama's OpenAI-compatible API (docs/decisions.md, "The OpenAI-compatible API"):
+// /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models. SSE frames `data: {json}\n\n`
+// ending with `data: [DONE]\n\n`, the post-v0.32.6 finish chunk (`delta: {}`), and OpenAI-shaped
+// errors.
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { SimContext } from './context.js'
@@ -176,8 +177,9 @@ async function completion(
   if (outcome !== 'done') return
   if (failing) {
     stream.complete()
-    // Ollama's OpenAI writer turns a mid-stream {"error"} into an empty delta and stops: no
-    // finish chunk, no [DONE] (§1.15). Before any byte it is a proper error.
+    // Ollama's OpenAI writer turns a mid-stream {"error"} into an empty delta and stops: no finish
+    // chunk, no [DONE] (docs/decisions.md, "The OpenAI-compatible API"). Before any byte it is a
+    // proper error.
     if (streaming && res.headersSent) sse.broken()
     else sendOpenAiError(res, 500, MID_STREAM_ERROR)
     return

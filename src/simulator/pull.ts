@@ -1,7 +1,8 @@
-// POST /api/pull (reference/ollama-api.md §3): "pulling manifest", then each layer in turn with
-// {digest, total, completed} lines on a 60 ms ticker at `pullBytesPerSecond`, then "verifying
-// sha256 digest", "writing manifest", "success". Pulls of one blob share one download; a pull
-// whose clients all went away stops and keeps its partial bytes, so the next pull resumes.
+// POST /api/pull (docs/decisions.md, "A pull reports one layer at a time", "Pull progress repeats
+// its last line every 60 ms", "An interrupted pull resumes"): "pulling manifest", then each layer
+// in turn with {digest, total, completed} lines on a 60 ms ticker at `pullBytesPerSecond`, then
+// "verifying sha256 digest", "writing manifest", "success". Pulls of one blob share one download; a
+// pull whose clients all went away stops and keeps its partial bytes, so the next pull resumes.
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'

@@ -1,5 +1,6 @@
 // Request checks that Ollama applies before it schedules a model, with its exact messages
-// (reference/ollama-api.md §0 and §4.2): think values, keep_alive, options types, images.
+// (docs/decisions.md, "Ollama's HTTP edge" and "Ollama's error texts are exact"): think values,
+// keep_alive, options types, images.
 
 import { DurationError, parseKeepAlive } from './clock.js'
 import { HttpError, type JsonObject } from './http.js'

@@ -1,7 +1,8 @@
 // The real Vite CLI in a child process, on a throwaway project whose vite.config.ts imports the
-// plugin by absolute path (so Vite bundles it into the config and re-evaluates it on every
-// restart: reference/vite-plugin.md §1.7, the hard case), plus a fake `ollama` on PATH whose
-// `serve` runs the simulator's main entry. Recipe: reference/vite-plugin.md §3.4.
+// plugin by absolute path (so Vite bundles it into the config and re-evaluates it on every restart:
+// docs/decisions.md, "Only globalThis survives a restart", the hard case), plus a fake `ollama` on
+// PATH whose `serve` runs the simulator's main entry. Recipe: docs/decisions.md, "Lifecycle tests
+// spawn the real Vite CLI".
 import { type ChildProcess, spawn } from 'node:child_process'
 import {
   chmodSync,

@@ -40,8 +40,9 @@ export interface DockerConnection {
   operatingSystem: string
   attempts: DockerAttempt[]
   /**
-   * A second, independent client to the same daemon. Streams (events, followed logs) need their
-   * own connection without an idle timeout (reference/docker-gpu.md §2.1).
+   * A second, independent client to the same daemon. Streams (events, followed logs) need their own
+   * connection without an idle timeout (docs/decisions.md, "Docker event streams need their own
+   * connection").
    */
   createClient(): Docker
 }

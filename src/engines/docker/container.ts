@@ -59,7 +59,8 @@ export function buildContainerSpec(input: SpecInput): ContainerSpec {
       .map((k) => `${k}=${env[k]}`),
     ExposedPorts: { [CONTAINER_PORT]: {} },
     HostConfig: {
-      // 127.0.0.1 only: Ollama has no authentication (reference/docker-gpu.md §2.2).
+      // 127.0.0.1 only: Ollama has no authentication (docs/decisions.md, "Ports on 127.0.0.1
+      // only").
       PortBindings: {
         [CONTAINER_PORT]: [{ HostIp: '127.0.0.1', HostPort: String(options.hostPort) }],
       },
@@ -148,7 +149,8 @@ export async function startContainer(container: Docker.Container): Promise<void>
 
 /**
  * The named volume for models, labelled as ours the first time. createVolume is idempotent and
- * keeps the first labels (reference/docker-gpu.md §2.4), so a volume the user made is reused as is.
+ * keeps the first labels (docs/decisions.md, "The model volume keeps its first labels"), so a
+ * volume the user made is reused as is.
  */
 export async function ensureVolume(docker: Docker, name: string): Promise<void> {
   await docker.createVolume({ Name: name, Labels: { [`${LABEL}.managed`]: 'true' } })

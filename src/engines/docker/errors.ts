@@ -1,6 +1,6 @@
 // Classifies Docker Engine API errors by status code and the daemon's own message (never by
-// docker-modem's `reason`, which is a per-endpoint guess: reference/docker-gpu.md §2.1).
-// The strings are the ones catalogued in reference/docker-gpu.md §2.11.
+// docker-modem's `reason`, which is a per-endpoint guess: docs/decisions.md, "Classifying Docker
+// errors"). The strings are the ones catalogued in that section.
 
 interface DockerApiError {
   statusCode?: number

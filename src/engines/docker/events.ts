@@ -27,9 +27,10 @@ export interface ContainerEventWatcher {
 const ACTIONS = ['start', 'die', 'kill', 'stop', 'oom', 'destroy', 'restart']
 
 /**
- * Follows our container's events on a connection of its own: a shared client with an idle
- * timeout would abort this quiet stream (reference/docker-gpu.md §2.1). The stream ends when
- * the daemon restarts; we reconnect with `since`, so events in between are replayed.
+ * Follows our container's events on a connection of its own: a shared client with an idle timeout
+ * would abort this quiet stream (docs/decisions.md, "Docker event streams need their own
+ * connection"). The stream ends when the daemon restarts; we reconnect with `since`, so events in
+ * between are replayed.
  */
 export function watchContainerEvents(
   client: Docker,

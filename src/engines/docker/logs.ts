@@ -53,9 +53,9 @@ export interface InferenceCompute {
 }
 
 /**
- * Ollama's own statement of what it computes on: `msg="inference compute" … library=CUDA …`,
- * one line per device (ollama-api.md §6.1). Any non-cpu device means the GPU is used; a
- * "no compatible GPUs were discovered" line means it is not.
+ * Ollama's own statement of what it computes on: `msg="inference compute" … library=CUDA …`, one
+ * line per device (docs/decisions.md, "The inference compute log line"). Any non-cpu device means
+ * the GPU is used; a "no compatible GPUs were discovered" line means it is not.
  */
 export function parseInferenceCompute(lines: string[]): InferenceCompute | undefined {
   let found: InferenceCompute | undefined

@@ -96,10 +96,10 @@ class CancelledError extends Error {
 }
 
 /**
- * The chat WebSocket at `${base}/ws` (DESIGN.md, Routes): sessions with a bounded history, rooms
+ * The chat WebSocket at `${base}/ws` (README.md, Routes): sessions with a bounded history, rooms
  * that broadcast every stream to their members, cancel by id. It listens on the dev server's
  * 'upgrade' event in `noServer` mode and touches no other upgrade: Vite's HMR socket shares the
- * server (reference/vite-plugin.md §1.9).
+ * server (docs/decisions.md, "Vite's host check never sees upgrades").
  */
 export function attachChatSocket(
   httpServer: HttpServer | Server,
