@@ -4,7 +4,12 @@ import path from 'node:path'
 import { type ParseArgsConfig, parseArgs } from 'node:util'
 import pc from 'picocolors'
 import type { PluginOption } from 'vite'
-import { OllamaOptionsError, type OllamaPluginOptions, resolveOptions } from './options.js'
+import {
+  engineKinds,
+  OllamaOptionsError,
+  type OllamaPluginOptions,
+  resolveOptions,
+} from './options.js'
 import { errorMessage, formatProblem, toProblem } from './problem.js'
 
 const HELP = `
@@ -19,7 +24,7 @@ const HELP = `
     --config <file>     read the plugin options from a Vite config (flags below override them)
     --url <url>         where Ollama is, or will be (default http://127.0.0.1:11434)
     --model <name>      a model your app needs; repeat for several
-    --engine <kind>     auto | external | docker | native | simulator (default auto)
+    --engine <kind>     ${engineKinds.join(' | ')} (default auto)
 
   ${pc.bold('simulate')}
     --port <n>          port to listen on (default 11434; 0 picks a free one)

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { type EngineName, engineNames } from './engines/index.js'
 
 /** Container settings for the `docker` engine. */
 export interface DockerOptions {
@@ -52,7 +53,11 @@ export interface OverlayOptions {
   collapsed?: boolean
 }
 
-export type EngineKind = 'auto' | 'external' | 'docker' | 'native' | 'simulator'
+/** What `engine` may say: `'auto'`, or one kind of the engine registry. */
+export type EngineKind = 'auto' | EngineName
+
+/** The values of `engine`, derived from the engine registry. */
+export const engineKinds = ['auto', ...engineNames] as const satisfies readonly EngineKind[]
 
 /** Options of `ollama(options)` in `vite.config.ts`. */
 export interface OllamaPluginOptions {
@@ -215,7 +220,7 @@ export const optionsSchema = z
     url: z
       .url({ protocol: /^https?$/, error: 'use an http(s) URL such as "http://127.0.0.1:11434"' })
       .default('http://127.0.0.1:11434'),
-    engine: z.enum(['auto', 'external', 'docker', 'native', 'simulator']).default('auto'),
+    engine: z.enum(engineKinds).default('auto'),
     fallback: z.enum(['none', 'simulator']).default('none'),
     models: z.array(modelName).default([]),
     defaultModel: modelName.optional(),

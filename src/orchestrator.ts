@@ -212,7 +212,7 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
         this.log('warn', formatProblem(this.problem))
         return
       }
-      this.attachEngine(started.engine)
+      this.attachEngine(started.engine, started.description)
       await this.ensureModels()
     } catch (error) {
       this.fail(error)
@@ -233,7 +233,7 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
     if (done) this.imagePull = undefined
   }
 
-  private attachEngine(engine: Engine): void {
+  private attachEngine(engine: Engine, description: string): void {
     this.engine = engine
     this.client = new OllamaClient(engine.info.url)
     const gpu = this.gpu
@@ -255,7 +255,7 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
     // "engine is X" only repeats the config; a reason that explains a choice is worth the line.
     const reason = engine.info.reason
     const why = reason && !reason.startsWith('engine is') ? ` (${reason})` : ''
-    this.log('info', `engine: ${describeEngine(engine)}${why}`)
+    this.log('info', `engine: ${description}${why}`)
   }
 
   private async ensureModels(): Promise<void> {
@@ -406,19 +406,4 @@ export function describeGpu(report: GpuReport): string {
   const more = report.gpus.length > 1 ? ` (+${report.gpus.length - 1} more)` : ''
   const vram = gpu.vramBytes ? `, ${(gpu.vramBytes / 2 ** 30).toFixed(0)} GiB` : ''
   return `gpu: ${gpu.name}${vram}${more} via ${report.accelerator}`
-}
-
-function describeEngine(engine: Engine): string {
-  const { info } = engine
-  const version = info.version ? ` ${info.version}` : ''
-  switch (info.kind) {
-    case 'docker':
-      return `docker container ${info.container?.name ?? ''}${version} at ${info.url}`
-    case 'native':
-      return `ollama serve${version} (pid ${info.pid}) at ${info.url}`
-    case 'simulator':
-      return `simulator${version} at ${info.url}: simulated answers, no real model`
-    default:
-      return `Ollama${version} already running at ${info.url}`
-  }
 }

@@ -10,6 +10,7 @@ import type Docker from 'dockerode'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { LABEL } from '../src/engines/docker/container.js'
 import { type DockerEngine, startDockerEngine } from '../src/engines/docker/index.js'
+import { startEngine } from '../src/engines/index.js'
 import type { Engine, EngineEvent } from '../src/engines/types.js'
 import type { GpuReport } from '../src/gpu/detect.js'
 import { type ResolvedDockerOptions, resolveOptions } from '../src/options.js'
@@ -362,10 +363,15 @@ describe.skipIf(skip)(title, () => {
     const sim = await startSimulator({ port: options.hostPort })
     closers.push(() => sim.close())
 
-    const engine = await start(options)
-    expect(engine.info.kind).toBe('external')
-    expect(engine.owned).toBe(false)
-    expect(engine.info.reason).toMatch(/already answers on docker\.hostPort/)
+    // The resolver decides adoption: engine 'docker' finds the Ollama on the host port first.
+    const { engine } = await startEngine(resolveOptions({ engine: 'docker', docker: options }), {
+      gpu: cpuOnly,
+      logger: { info() {}, warn() {} },
+    })
+    if (engine) engines.push(engine)
+    expect(engine?.info.kind).toBe('external')
+    expect(engine?.owned).toBe(false)
+    expect(engine?.info.reason).toMatch(/already answers on docker\.hostPort/)
     await expect(docker.getContainer(options.containerName).inspect()).rejects.toMatchObject({
       statusCode: 404,
     })

@@ -1,16 +1,5 @@
 import type { EngineEvent } from './types.js'
 
-/** Where engines report progress while they start (before anyone holds the Engine). */
-export interface EngineLogger {
-  info(msg: string): void
-  warn(msg: string): void
-  /**
-   * Bytes of a download the engine needs before it can start (the Ollama image), for a progress
-   * bar like a model's; `done` once it is complete.
-   */
-  progress?(what: string, completed: number, total: number, done?: boolean): void
-}
-
 export interface EngineEventHub {
   emit(event: EngineEvent): void
   onEvent(listener: (event: EngineEvent) => void): () => void

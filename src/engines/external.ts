@@ -1,6 +1,6 @@
 import type { EngineInfo } from '../protocol.js'
 import { createEngineEventHub } from './events.js'
-import type { Engine } from './types.js'
+import type { Availability, Driver, Engine } from './types.js'
 
 /**
  * An Ollama someone else runs (a native app, another container, a teammate's server). We only
@@ -17,4 +17,20 @@ export function createExternalEngine(url: string, version: string, reason: strin
       // Not ours to stop.
     },
   }
+}
+
+/** An Ollama found answering at `url`, to be used as it is (the resolver decides when). */
+export function adoptExternal(url: string, version: string, reason: string): Availability {
+  return { ok: true, reason, start: async () => createExternalEngine(url, version, reason) }
+}
+
+/** The Ollama at `url`. The resolver adopts it when it answers; this says why it does not. */
+export const driver: Driver = {
+  servesAt: (options) => ({ url: options.url, where: `at ${options.url}` }),
+  async probe(world) {
+    const probe = await world.probe(world.options.url)
+    return { ok: false, reason: probe.kind === 'ollama' ? 'adopted' : probe.reason }
+  },
+  describe: (info) =>
+    `Ollama${info.version ? ` ${info.version}` : ''} already running at ${info.url}`,
 }

@@ -1,302 +1,123 @@
 import { debuglog } from 'node:util'
-import type { GpuReport } from '../gpu/detect.js'
-import { recommendTuning } from '../gpu/tuning.js'
-import { type ProbeResult, probeOllama } from '../ollama/probe.js'
+import { probeOllama } from '../ollama/probe.js'
 import type { ResolvedOptions } from '../options.js'
 import { errorMessage, ProblemError } from '../problem.js'
 import type { Problem, ResolutionStep } from '../protocol.js'
-import { connectDocker, type DockerAttempt, type DockerConnection } from './docker/connect.js'
-import { boundHostPort, inspectByName, isManaged } from './docker/container.js'
-import { noDockerProblem, startDockerEngine } from './docker/index.js'
-import type { EngineLogger } from './events.js'
-import { createExternalEngine } from './external.js'
-import { findOllamaBinary, startNativeEngine } from './native.js'
-import { startSimulatorEngine } from './simulator.js'
-import type { Engine } from './types.js'
+import type { Availability, Driver, Engine, StartContext, World } from './types.js'
 
-export type { EngineLogger } from './events.js'
-
-/** The engine kinds. */
-export type EngineName = 'external' | 'docker' | 'native' | 'simulator'
+export type { EngineLogger, StartContext } from './types.js'
 
 const debug = debuglog('vite-plugin-ollama')
 
-/** The world as resolution sees it; tests and `doctor` may replace any part. */
+/**
+ * Every engine kind and its driver: the one list. The kinds in the options, `doctor`, the CLI and
+ * the browser's types are this object's keys. Drivers load when first asked, so the CLI and the
+ * options never pay for dockerode.
+ */
+const drivers = {
+  external: () => import('./external.js'),
+  docker: () => import('./docker/index.js'),
+  native: () => import('./native.js'),
+  simulator: () => import('./simulator.js'),
+} satisfies Record<string, () => Promise<{ driver: Driver }>>
+
+export type EngineName = keyof typeof drivers
+
+/** The engine kinds, in the registry's order. */
+export const engineNames = Object.keys(drivers) as [EngineName, ...EngineName[]]
+
+async function driverOf(kind: EngineName): Promise<Driver> {
+  return (await drivers[kind]()).driver
+}
+
+/**
+ * The kinds `auto` tries, in order: an Ollama already at `url`; on macOS native Ollama (Metal,
+ * which Docker cannot reach); a Docker engine; native Ollama; then the fallback.
+ */
+function candidates(options: ResolvedOptions, platform: NodeJS.Platform): EngineName[] {
+  if (options.engine !== 'auto') return [options.engine]
+  const order: EngineName[] = ['external']
+  if (platform === 'darwin') order.push('native')
+  order.push('docker')
+  if (platform !== 'darwin') order.push('native')
+  if (options.fallback === 'simulator') order.push('simulator')
+  return order
+}
+
+/** The machine, as tests and `doctor` may replace it. */
 export interface ResolveDeps {
-  probe(url: string): Promise<ProbeResult>
-  connectDocker(
-    signal?: AbortSignal,
-  ): Promise<{ connection: DockerConnection | null; attempts: DockerAttempt[] }>
-  findOllama(): string | undefined
+  probe: World['probe']
+  connectDocker(signal?: AbortSignal): ReturnType<World['docker']>
+  findOllama: World['findOllama']
   platform: NodeJS.Platform
 }
 
-const defaultDeps: ResolveDeps = {
+const defaultDeps: Omit<ResolveDeps, 'findOllama'> = {
   probe: (url) => probeOllama(url),
-  connectDocker: (signal) => connectDocker({ signal }),
-  findOllama: () => findOllamaBinary(),
+  connectDocker: async (signal) => (await import('./docker/connect.js')).connectDocker({ signal }),
   platform: process.platform,
 }
 
-const INSTALL_HINT =
-  "Install Docker (https://docs.docker.com/get-docker/) and start it, or install Ollama (https://ollama.com/download) so `ollama` is on PATH; or set fallback: 'simulator' in vite.config.ts to use the built-in simulator meanwhile."
-
-/** What a candidate found when asked, without starting anything. */
-type Availability =
-  | { ok: true; reason: string; start(ctx: StartContext): Promise<Engine>; as?: EngineName }
-  | { ok: false; reason: string; hint?: string }
-
-interface StartContext {
-  gpu: GpuReport
-  logger: EngineLogger
-  signal?: AbortSignal
-}
-
-interface Candidate {
-  engine: EngineName
-  available(): Promise<Availability>
-}
-
-/** Options and world, memoised: probing twice in one resolution would waste seconds. */
-function candidates(options: ResolvedOptions, deps: ResolveDeps): Candidate[] {
-  let probe: Promise<ProbeResult> | undefined
-  let docker: ReturnType<ResolveDeps['connectDocker']> | undefined
-  const probeUrl = () => {
-    probe ??= deps.probe(options.url)
-    return probe
-  }
-  const dockerConn = () => {
-    docker ??= deps.connectDocker()
-    return docker
-  }
-
-  const external: Candidate = {
-    engine: 'external',
-    async available() {
-      const p = await probeUrl()
-      if (p.kind === 'ollama') {
-        const own = await ownContainerServing(options, dockerConn)
-        if (own) {
-          // Our container from an earlier run: adopt it through the docker engine, so it keeps
-          // crash recovery, and a changed docker option still recreates it (docs/architecture.md,
-          // "Engine life cycle").
-          const connection = own
-          return {
-            ok: true,
-            as: 'docker',
-            reason: `our container ${options.docker.containerName} already answers at ${options.url}`,
-            start: (ctx) =>
-              startDockerEngine({
-                docker: options.docker,
-                gpu: ctx.gpu,
-                connection,
-                logger: ctx.logger,
-                signal: ctx.signal,
-              }),
-          }
-        }
-        const reason = `an Ollama (version ${p.version}) already answers at ${options.url}`
-        return {
-          ok: true,
-          reason,
-          start: async () => createExternalEngine(options.url, p.version, reason),
-        }
+/** The world of one resolution: each probe, and the Docker connection, asked once. */
+async function worldOf(options: ResolvedOptions, partial: Partial<ResolveDeps>): Promise<World> {
+  const deps = { ...defaultDeps, ...partial }
+  const { findOllamaBinary } = await import('./native.js')
+  const findOllama = partial.findOllama ?? (() => findOllamaBinary())
+  const probes = new Map<string, ReturnType<World['probe']>>()
+  let docker: ReturnType<World['docker']> | undefined
+  return {
+    options,
+    platform: deps.platform,
+    probe(url) {
+      let probe = probes.get(url)
+      if (!probe) {
+        probe = deps.probe(url)
+        probes.set(url, probe)
       }
-      return { ok: false, reason: p.reason }
+      return probe
     },
-  }
-
-  const native = (why = ''): Candidate => ({
-    engine: 'native',
-    async available() {
-      const binary = deps.findOllama()
-      if (!binary) {
-        return {
-          ok: false,
-          reason: `no \`ollama\` on PATH${why}`,
-          hint: 'Install Ollama from https://ollama.com/download.',
-        }
-      }
-      const reason = `\`${binary}\` found on PATH${why}`
-      return {
-        ok: true,
-        reason,
-        start: (ctx) =>
-          startNativeEngine({
-            url: options.url,
-            binary,
-            env: safeTuning(ctx.gpu),
-            signal: ctx.signal,
-            reason: `started \`${binary} serve\`: ${reason}`,
-          }),
-      }
+    docker() {
+      docker ??= deps.connectDocker()
+      return docker
     },
-  })
-
-  const dockerCandidate: Candidate = {
-    engine: 'docker',
-    async available() {
-      const found = await dockerConn()
-      if (!found.connection) {
-        const problem = noDockerProblem(found.attempts)
-        return {
-          ok: false,
-          reason: found.attempts.map((a) => a.reason).join('; '),
-          hint: problem.hint,
-        }
-      }
-      const connection = found.connection
-      const ok = found.attempts.find((a) => a.ok)
-      return {
-        ok: true,
-        reason: `Docker engine reachable: ${ok?.reason ?? connection.endpoint.host}`,
-        start: (ctx) =>
-          startDockerEngine({
-            docker: options.docker,
-            gpu: ctx.gpu,
-            connection,
-            logger: ctx.logger,
-            signal: ctx.signal,
-          }),
-      }
-    },
-  }
-
-  const simulator = (reason: string): Candidate => ({
-    engine: 'simulator',
-    async available() {
-      const { tokenDelayMs, pullBytesPerSecond, installed } = options.simulator
-      return {
-        ok: true,
-        reason,
-        start: () =>
-          startSimulatorEngine({
-            reason,
-            simulator: { tokenDelayMs, pullBytesPerSecond, models: installed },
-          }),
-      }
-    },
-  })
-
-  switch (options.engine) {
-    case 'external':
-      return [external]
-    case 'docker':
-      return [dockerCandidate]
-    case 'native':
-      return [native()]
-    case 'simulator':
-      return [simulator('engine is "simulator": the built-in Ollama simulator (no real model)')]
-  }
-  const list: Candidate[] = [external]
-  if (deps.platform === 'darwin')
-    list.push(native(' (on macOS native Ollama uses the GPU; Docker cannot)'))
-  list.push(dockerCandidate)
-  if (deps.platform !== 'darwin') list.push(native())
-  if (options.fallback === 'simulator') {
-    list.push(
-      simulator(
-        "fallback: 'simulator': no way to run Ollama was found, so the built-in simulator answers",
-      ),
-    )
-  }
-  return list
-}
-
-/**
- * The Docker connection when the Ollama at `url` is our own running container (by name, label
- * and published port). Asked only when something answers at a loopback `url` on docker.hostPort.
- */
-async function ownContainerServing(
-  options: ResolvedOptions,
-  dockerConn: () => ReturnType<ResolveDeps['connectDocker']>,
-): Promise<DockerConnection | undefined> {
-  const url = new URL(options.url)
-  if (url.hostname !== '127.0.0.1' && url.hostname !== 'localhost') return undefined
-  if (Number(url.port || 80) !== options.docker.hostPort) return undefined
-  try {
-    const { connection } = await dockerConn()
-    if (!connection) return undefined
-    const info = await inspectByName(connection.docker, options.docker.containerName)
-    if (!info || !isManaged(info) || !info.State.Running) return undefined
-    return boundHostPort(info) === options.docker.hostPort ? connection : undefined
-  } catch (err) {
-    debug('checking for our container failed: %s', errorMessage(err))
-    return undefined
+    findOllama,
   }
 }
 
-function safeTuning(report: GpuReport): Record<string, string> {
-  const env: Record<string, string> = {}
-  for (const t of recommendTuning(report)) if (t.safe) env[t.env] = t.value
-  return env
-}
-
-/** Candidates left untried, recorded as skipped with one reason. */
-function skipRest(rest: Candidate[], reason: string, steps: ResolutionStep[]): void {
-  for (const c of rest) steps.push({ engine: c.engine, outcome: 'skipped', reason })
-}
-
-/**
- * Decides which engine `startEngine` would use, starting nothing (for `doctor`). `autoStart:
- * false` allows only an Ollama that already answers.
- */
-export async function planEngine(
-  options: ResolvedOptions,
-  partialDeps: Partial<ResolveDeps> = {},
-): Promise<{ choice: EngineName | null; steps: ResolutionStep[] }> {
-  const deps = { ...defaultDeps, ...partialDeps }
-  const list = candidates(options, deps)
-  const steps: ResolutionStep[] = []
-  for (const [i, c] of list.entries()) {
-    if (!options.autoStart && c.engine !== 'external') {
-      steps.push(...autoStartSteps(options, list.slice(i)))
-      return { choice: null, steps }
+/** The outcome of a resolution: each step, and the engine that runs or why none does. */
+export type Resolution = { choice: EngineName | null; steps: ResolutionStep[] } & (
+  | {
+      engine: Engine
+      /** The terminal's line about the engine that runs. */
+      description: string
+      problem?: undefined
     }
-    const a = await c.available()
-    if (a.ok) {
-      const choice = a.as ?? c.engine
-      steps.push({ engine: choice, outcome: 'chosen', reason: a.reason })
-      skipRest(list.slice(i + 1), `${choice} comes first`, steps)
-      return { choice, steps }
-    }
-    steps.push({ engine: c.engine, outcome: 'skipped', reason: a.reason, hint: a.hint })
-  }
-  if (options.engine === 'auto' && options.fallback !== 'simulator') {
-    steps.push({ engine: 'simulator', outcome: 'skipped', reason: "fallback is 'none'" })
-  }
-  return { choice: null, steps }
-}
-
-function autoStartSteps(options: ResolvedOptions, rest: Candidate[]): ResolutionStep[] {
-  const steps: ResolutionStep[] = []
-  skipRest(
-    rest,
-    `autoStart is false: only an Ollama already running at ${options.url} is used`,
-    steps,
-  )
-  return steps
-}
+  | { engine: null; problem?: Problem }
+)
 
 /**
- * Starts the engine `options.engine` asks for; under `auto`, the first that works in the order the
- * README's Engines section gives (adopt at `url`, native on macOS, Docker, native, fallback). An
- * engine that is available but fails to start is recorded and the next one is tried. When nothing
- * runs, `engine` is null and `problem` says what to install or set.
+ * The one walk over the candidates, shared by `planEngine` (`start` absent: decide, start
+ * nothing) and `startEngine`. A candidate that is available but fails to start is recorded and
+ * the next one is tried.
  */
-export async function startEngine(
+async function walk(
   options: ResolvedOptions,
-  ctx: StartContext & { deps?: Partial<ResolveDeps> },
-): Promise<{ engine: Engine | null; steps: ResolutionStep[]; problem?: Problem }> {
-  const deps = { ...defaultDeps, ...ctx.deps }
-  const list = candidates(options, deps)
+  world: World,
+  start?: StartContext,
+): Promise<Resolution> {
+  const list = candidates(options, world.platform)
   const steps: ResolutionStep[] = []
   let failure: Problem | undefined
-  for (const [i, c] of list.entries()) {
-    ctx.signal?.throwIfAborted()
-    if (!options.autoStart && c.engine !== 'external') {
-      steps.push(...autoStartSteps(options, list.slice(i)))
+  for (const [i, kind] of list.entries()) {
+    start?.signal?.throwIfAborted()
+    if (!options.autoStart && kind !== 'external') {
+      skipRest(
+        list.slice(i),
+        `autoStart is false: only an Ollama already running at ${options.url} is used`,
+        steps,
+      )
       return {
+        choice: null,
         engine: null,
         steps,
         problem: {
@@ -305,44 +126,105 @@ export async function startEngine(
         },
       }
     }
-    const a = await c.available()
-    if (!a.ok) {
-      steps.push({ engine: c.engine, outcome: 'skipped', reason: a.reason, hint: a.hint })
+    const driver = await driverOf(kind)
+    const { chosen, found } = (await adoption(driver, world)) ?? {
+      chosen: kind,
+      found: await driver.probe(world),
+    }
+    if (!found.ok) {
+      steps.push({ engine: kind, outcome: 'skipped', reason: found.reason, hint: found.hint })
       continue
     }
+    const rest = list.slice(i + 1).filter((k) => k !== chosen)
+    if (!start) {
+      steps.push({ engine: chosen, outcome: 'chosen', reason: found.reason })
+      skipRest(rest, `${chosen} comes first`, steps)
+      return { choice: chosen, engine: null, steps }
+    }
     try {
-      const engine = await a.start(ctx)
-      // The docker engine adopts an Ollama already on its host port: that is an external engine.
-      steps.push({
-        engine: engine.info.kind,
-        outcome: 'chosen',
-        reason: engine.info.reason ?? a.reason,
-      })
-      skipRest(list.slice(i + 1), `${engine.info.kind} was chosen first`, steps)
-      return { engine, steps }
+      const engine = await found.start(start)
+      steps.push({ engine: chosen, outcome: 'chosen', reason: engine.info.reason ?? found.reason })
+      skipRest(rest, `${chosen} was chosen first`, steps)
+      const description = (await driverOf(chosen)).describe(engine.info)
+      return { choice: chosen, engine, steps, description }
     } catch (err) {
-      ctx.signal?.throwIfAborted()
+      start.signal?.throwIfAborted()
       const problem: Problem =
         err instanceof ProblemError
           ? err.problem
-          : { message: `${c.engine} engine failed: ${errorMessage(err)}` }
-      debug('engine %s failed: %s', c.engine, problem.message)
-      steps.push({
-        engine: c.engine,
-        outcome: 'failed',
-        reason: problem.message,
-        hint: problem.hint,
-      })
+          : { message: `${chosen} engine failed: ${errorMessage(err)}` }
+      debug('engine %s failed: %s', chosen, problem.message)
+      steps.push({ engine: chosen, outcome: 'failed', reason: problem.message, hint: problem.hint })
       failure = problem
-      if (list.length > i + 1)
-        ctx.logger.warn(`${c.engine} engine failed (${problem.message}); trying the next way`)
+      if (rest.length)
+        start.logger.warn(`${chosen} engine failed (${problem.message}); trying the next way`)
     }
   }
   if (options.engine === 'auto' && options.fallback !== 'simulator') {
     steps.push({ engine: 'simulator', outcome: 'skipped', reason: "fallback is 'none'" })
   }
-  return { engine: null, steps, problem: nothingProblem(options, steps, failure) }
+  return { choice: null, engine: null, steps, problem: nothingProblem(options, steps, failure) }
 }
+
+/**
+ * Adoption, decided here alone: when an Ollama already answers where this driver's engine would
+ * listen, it is used as it is — through the driver that claims it (our own container from an
+ * earlier run, which keeps its supervision and is recreated when the docker options change), or
+ * as an external engine that is never touched.
+ */
+async function adoption(
+  driver: Driver,
+  world: World,
+): Promise<{ chosen: EngineName; found: Availability } | undefined> {
+  const at = driver.servesAt?.(world.options)
+  if (!at) return undefined
+  const probe = await world.probe(at.url)
+  if (probe.kind !== 'ollama') return undefined
+  for (const kind of engineNames) {
+    const claimed = await (await driverOf(kind)).claim?.(world, at.url)
+    if (claimed) return { chosen: kind, found: claimed }
+  }
+  const { adoptExternal } = await import('./external.js')
+  return {
+    chosen: 'external',
+    found: adoptExternal(
+      at.url,
+      probe.version,
+      `an Ollama (version ${probe.version}) already answers ${at.where}`,
+    ),
+  }
+}
+
+/** Candidates left untried, recorded as skipped with one reason. */
+function skipRest(rest: EngineName[], reason: string, steps: ResolutionStep[]): void {
+  for (const engine of rest) steps.push({ engine, outcome: 'skipped', reason })
+}
+
+/**
+ * Decides which engine `startEngine` would use, starting nothing (for `doctor`). `autoStart:
+ * false` allows only an Ollama that already answers.
+ */
+export async function planEngine(
+  options: ResolvedOptions,
+  deps: Partial<ResolveDeps> = {},
+): Promise<{ choice: EngineName | null; steps: ResolutionStep[] }> {
+  const { choice, steps } = await walk(options, await worldOf(options, deps))
+  return { choice, steps }
+}
+
+/**
+ * Starts the engine `options.engine` asks for; under `auto`, the first that works in the order of
+ * `candidates`. When nothing runs, `engine` is null and `problem` says what to install or set.
+ */
+export async function startEngine(
+  options: ResolvedOptions,
+  ctx: StartContext & { deps?: Partial<ResolveDeps> },
+): Promise<Resolution> {
+  return walk(options, await worldOf(options, ctx.deps ?? {}), ctx)
+}
+
+const INSTALL_HINT =
+  "Install Docker (https://docs.docker.com/get-docker/) and start it, or install Ollama (https://ollama.com/download) so `ollama` is on PATH; or set fallback: 'simulator' in vite.config.ts to use the built-in simulator meanwhile."
 
 /** The message when no engine runs: the last failure if one failed, else what to install. */
 function nothingProblem(

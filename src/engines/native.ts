@@ -3,11 +3,12 @@ import { accessSync, constants, statSync } from 'node:fs'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { debuglog } from 'node:util'
+import { safeTuningEnv } from '../gpu/tuning.js'
 import { isPortFree, waitForOllama } from '../ollama/probe.js'
 import { ProblemError, withLogTail } from '../problem.js'
 import type { EngineInfo } from '../protocol.js'
 import { createEngineEventHub } from './events.js'
-import type { Engine } from './types.js'
+import type { Driver, Engine } from './types.js'
 
 const debug = debuglog('vite-plugin-ollama')
 
@@ -217,4 +218,38 @@ async function terminate(
   }
   child.stdout?.destroy()
   child.stderr?.destroy()
+}
+
+/** `ollama serve` from PATH, listening at `url`. */
+export const driver: Driver = {
+  async probe(world) {
+    // On macOS `auto` asks before Docker: say why, since it is not the usual order.
+    const why =
+      world.platform === 'darwin' && world.options.engine === 'auto'
+        ? ' (on macOS native Ollama uses the GPU; Docker cannot)'
+        : ''
+    const binary = world.findOllama()
+    if (!binary) {
+      return {
+        ok: false,
+        reason: `no \`ollama\` on PATH${why}`,
+        hint: 'Install Ollama from https://ollama.com/download.',
+      }
+    }
+    const reason = `\`${binary}\` found on PATH${why}`
+    return {
+      ok: true,
+      reason,
+      start: (ctx) =>
+        startNativeEngine({
+          url: world.options.url,
+          binary,
+          env: safeTuningEnv(ctx.gpu),
+          signal: ctx.signal,
+          reason: `started \`${binary} serve\`: ${reason}`,
+        }),
+    }
+  },
+  describe: (info) =>
+    `ollama serve${info.version ? ` ${info.version}` : ''} (pid ${info.pid}) at ${info.url}`,
 }

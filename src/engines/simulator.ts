@@ -2,7 +2,7 @@ import { probeOllama } from '../ollama/probe.js'
 import type { EngineInfo } from '../protocol.js'
 import { type SimulatorOptions, startSimulator } from '../simulator/index.js'
 import { createEngineEventHub } from './events.js'
-import type { Engine } from './types.js'
+import type { Driver, Engine } from './types.js'
 
 /**
  * The project's Ollama simulator as an engine: in-process, on a free loopback port, no GPU and
@@ -38,4 +38,26 @@ export async function startSimulatorEngine(
 async function simulatorVersion(url: string): Promise<string | undefined> {
   const probe = await probeOllama(url)
   return probe.kind === 'ollama' ? probe.version : undefined
+}
+
+/** The built-in simulator: always available, chosen by name or as `auto`'s fallback. */
+export const driver: Driver = {
+  async probe({ options }) {
+    const reason =
+      options.engine === 'simulator'
+        ? 'engine is "simulator": the built-in Ollama simulator (no real model)'
+        : "fallback: 'simulator': no way to run Ollama was found, so the built-in simulator answers"
+    const { tokenDelayMs, pullBytesPerSecond, installed } = options.simulator
+    return {
+      ok: true,
+      reason,
+      start: () =>
+        startSimulatorEngine({
+          reason,
+          simulator: { tokenDelayMs, pullBytesPerSecond, models: installed },
+        }),
+    }
+  },
+  describe: (info) =>
+    `simulator${info.version ? ` ${info.version}` : ''} at ${info.url}: simulated answers, no real model`,
 }

@@ -1,4 +1,8 @@
+import type { GpuReport } from '../gpu/detect.js'
+import type { ProbeResult } from '../ollama/probe.js'
+import type { ResolvedOptions } from '../options.js'
 import type { EngineInfo, Problem } from '../protocol.js'
+import type { DockerAttempt, DockerConnection } from './docker/connect.js'
 
 // What an engine is to the orchestrator, whatever runs it. Node-side only: the browser sees an
 // engine as the `EngineInfo` of the state snapshot (src/protocol.ts).
@@ -30,4 +34,66 @@ export interface Engine {
    * hook, docs/decisions.md, "Ctrl+C runs no Vite hook"): stop what we started, best effort.
    */
   stopSync?(): void
+}
+
+/** Where engines report progress while they start (before anyone holds the Engine). */
+export interface EngineLogger {
+  info(msg: string): void
+  warn(msg: string): void
+  /**
+   * Bytes of a download the engine needs before it can start (the Ollama image), for a progress
+   * bar like a model's; `done` once it is complete.
+   */
+  progress?(what: string, completed: number, total: number, done?: boolean): void
+}
+
+/**
+ * The machine as a resolution sees it. Each question is asked at most once per resolution (the
+ * same Ollama probe or Docker connection serves every driver), and tests and `doctor` may answer
+ * any of them themselves.
+ */
+export interface World {
+  readonly options: ResolvedOptions
+  readonly platform: NodeJS.Platform
+  /** What answers at `url`: an Ollama, nothing, or something else. */
+  probe(url: string): Promise<ProbeResult>
+  /** A Docker engine that answers, and every place tried. */
+  docker(): Promise<{ connection: DockerConnection | null; attempts: DockerAttempt[] }>
+  /** The `ollama` executable on PATH. */
+  findOllama(): string | undefined
+}
+
+/** What starting an engine needs besides the options. */
+export interface StartContext {
+  gpu: GpuReport
+  logger: EngineLogger
+  signal?: AbortSignal
+}
+
+/** A driver's answer to "can you run here?", found without starting anything. */
+export type Availability =
+  | { ok: true; reason: string; start(ctx: StartContext): Promise<Engine> }
+  | { ok: false; reason: string; hint?: string }
+
+/**
+ * One engine kind: how to tell whether it can run, how to start it, how to say what runs. The
+ * registry in `engines/index.ts` lists the drivers; only its resolver decides which one runs and
+ * whether an Ollama already serving is adopted.
+ */
+export interface Driver {
+  /** Whether this kind can run on this machine now, starting nothing (`auto` and `doctor` ask). */
+  probe(world: World): Promise<Availability>
+  /**
+   * Where the engine it starts will listen, when known before starting: an Ollama already
+   * answering there is adopted by the resolver instead of starting a second one. `where` finishes
+   * the sentence "an Ollama already answers …".
+   */
+  servesAt?(options: ResolvedOptions): { url: string; where: string }
+  /**
+   * Whether the Ollama answering at `url` is one this driver started in an earlier run (our own
+   * container): the resolver then adopts it through this driver, which keeps supervising it.
+   */
+  claim?(world: World, url: string): Promise<Availability | undefined>
+  /** The terminal's one line about a running engine of this kind. */
+  describe(info: EngineInfo): string
 }

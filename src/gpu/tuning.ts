@@ -98,3 +98,10 @@ export function recommendTuning(report: GpuReport): Tuning[] {
   })
   return tuning
 }
+
+/** The safe tuning as environment variables, for the engines the plugin starts. */
+export function safeTuningEnv(report: GpuReport): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const t of recommendTuning(report)) if (t.safe) env[t.env] = t.value
+  return env
+}

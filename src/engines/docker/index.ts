@@ -1,35 +1,23 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import { debuglog } from 'node:util'
-import type Docker from 'dockerode'
-import { type ContainerGpuPlan, planContainerGpu } from '../../gpu/container.js'
+import { planContainerGpu } from '../../gpu/container.js'
 import type { GpuReport } from '../../gpu/detect.js'
-import { recommendTuning } from '../../gpu/tuning.js'
-import { isPortFree, probeOllama, waitForOllama } from '../../ollama/probe.js'
+import { safeTuningEnv } from '../../gpu/tuning.js'
+import { waitForOllama } from '../../ollama/probe.js'
 import type { ResolvedDockerOptions } from '../../options.js'
-import { ProblemError } from '../../problem.js'
-import type { EngineLogger } from '../events.js'
-import { createExternalEngine } from '../external.js'
-import type { Engine } from '../types.js'
+import { errorMessage, ProblemError } from '../../problem.js'
+import type { Driver, Engine, EngineLogger, StartContext, World } from '../types.js'
 import { connectDocker, type DockerAttempt, type DockerConnection } from './connect.js'
 import {
   boundHostPort,
   buildContainerSpec,
-  type ContainerSpec,
-  configHashOf,
   containerDeath,
-  cpuFallbackSpec,
-  ensureVolume,
   inspectByName,
   isManaged,
-  LABEL,
-  removeContainer,
   STOP_TIMEOUT_S,
-  startContainer,
   stopContainerDetached,
 } from './container.js'
-import { dockerMessage, isGpuRefused, isNameConflict, isPortTaken } from './errors.js'
-import { ensureImage } from './image.js'
 import { readLogTail } from './logs.js'
+import { reconcileContainer } from './reconcile.js'
 import { createDockerSupervisor, type RestartPolicy } from './supervisor.js'
 
 const debug = debuglog('vite-plugin-ollama')
@@ -37,7 +25,7 @@ const debug = debuglog('vite-plugin-ollama')
 export interface DockerEngineOptions {
   docker: ResolvedDockerOptions
   gpu: GpuReport
-  /** An engine already found (resolve.ts found it while deciding); else one is looked for. */
+  /** An engine already found (the resolver found it while deciding); else one is looked for. */
   connection?: DockerConnection
   /** Start-time progress (image pull, recreation) goes here; the running engine uses events. */
   logger?: EngineLogger
@@ -75,28 +63,12 @@ function daemonGpuKey(conn: DockerConnection): string {
   })
 }
 
-function tuningEnv(report: GpuReport): Record<string, string> {
-  const env: Record<string, string> = {}
-  for (const t of recommendTuning(report)) if (t.safe) env[t.env] = t.value
-  return env
-}
-
-interface Running {
-  id: string
-  spec: ContainerSpec
-  /** We created or started it in this process (so stopOnExit may stop it). */
-  owned: boolean
-  how: string
-}
-
 /**
- * Runs Ollama in a container: adopts ours when it has the same options, recreates it when they
- * changed (the model volume stays), creates it otherwise, waits until Ollama answers from the
- * host, and supervises it (crash → restart with backoff; a user's `docker stop` is respected).
- * When the host port already serves an Ollama that is not our container, that Ollama is adopted
- * as an external engine instead.
+ * Runs Ollama in a container (see reconcile.ts for adopt, start, recreate or create), waits until
+ * Ollama answers from the host, and supervises it (crash → restart with backoff; a user's
+ * `docker stop` is respected).
  */
-export async function startDockerEngine(opts: DockerEngineOptions): Promise<DockerEngine | Engine> {
+export async function startDockerEngine(opts: DockerEngineOptions): Promise<DockerEngine> {
   const log: EngineLogger = opts.logger ?? { info: debug, warn: debug }
   const options = opts.docker
   let conn = opts.connection
@@ -111,150 +83,19 @@ export async function startDockerEngine(opts: DockerEngineOptions): Promise<Dock
   const requested = buildContainerSpec({
     options,
     plan,
-    tuningEnv: tuningEnv(opts.gpu),
+    tuningEnv: safeTuningEnv(opts.gpu),
     daemonKey: daemonGpuKey(conn),
   })
   const warnings: string[] = []
-
-  /**
-   * The host port must be free, unless an Ollama already answers there (then that one is used),
-   * or our own container holds it: another dev server started it a moment ago and Ollama inside
-   * is still booting (docker-proxy accepts and drops connections meanwhile).
-   */
-  async function checkHostPort(): Promise<Engine | Running | undefined> {
-    const probe = await probeOllama(url)
-    if (probe.kind !== 'ollama' && probe.kind !== 'absent') {
-      const ours = await inspectByName(docker, requested.name)
-      if (
-        ours &&
-        isManaged(ours) &&
-        ours.State.Running &&
-        configHashOf(ours) === requested.hash &&
-        boundHostPort(ours) === options.hostPort
-      ) {
-        return { id: ours.Id, spec: specOf(ours), owned: false, how: 'adopted running' }
-      }
-    }
-    if (probe.kind === 'ollama') {
-      return createExternalEngine(
-        url,
-        probe.version,
-        `an Ollama (version ${probe.version}) already answers on docker.hostPort ${options.hostPort}; using it instead of starting a container`,
-      )
-    }
-    if (probe.kind === 'other' || !(await isPortFree('127.0.0.1', options.hostPort))) {
-      throw new ProblemError({
-        message: `Port ${options.hostPort} on 127.0.0.1 is held by a process that is not Ollama${probe.kind === 'other' ? ` (${probe.reason})` : ''}.`,
-        hint: 'Set docker.hostPort in vite.config.ts to a free port, or stop that process.',
-      })
-    }
-    return undefined
-  }
-
-  /** The spec an existing container of ours runs: the CPU variant when the GPU was refused. */
-  function specOf(info: Docker.ContainerInspectInfo): ContainerSpec {
-    return info.Config.Labels?.[`${LABEL}.gpu-fallback`] === 'true'
-      ? cpuFallbackSpec(requested, plan)
-      : requested
-  }
-
-  /** Creates and starts; a refused GPU request is retried once on CPU. */
-  async function createAndStart(spec: ContainerSpec): Promise<Running | Engine> {
-    let container: Docker.Container
-    try {
-      container = await docker.createContainer(spec.body)
-    } catch (err) {
-      if (!isNameConflict(err)) throw startProblem(err, spec)
-      // Another dev server created it between our inspect and create: use theirs if it matches.
-      debug('409 creating %s: adopting the winner', spec.name)
-      const info = await inspectWinner(docker, spec.name)
-      if (!isManaged(info)) throw foreignProblem(spec.name)
-      if (configHashOf(info) !== spec.hash) {
-        throw new ProblemError({
-          message: `Another dev server has just created the container ${spec.name} with different docker options.`,
-          hint: 'Give each project its own docker.containerName (and docker.hostPort) in vite.config.ts, or use the same options in both.',
-        })
-      }
-      if (!info.State.Running) await startContainer(docker.getContainer(info.Id))
-      return {
-        id: info.Id,
-        spec,
-        owned: true,
-        how: 'adopted the container another dev server created',
-      }
-    }
-    try {
-      // A racing dev server that lost the create (409) starts the winner's container too: our own
-      // start may then answer 304, which must not be taken for a failure (and remove it).
-      await startContainer(container)
-      return { id: container.id, spec, owned: true, how: 'created' }
-    } catch (err) {
-      await removeContainer(docker, container.id)
-      if (isGpuRefused(err) && !spec.cpuFallback) {
-        const warning = `Docker refused the GPU (${dockerMessage(err)}); the container runs on CPU. ${gpuFixHint(plan)}`
-        // Reported as an engine event (replayed to the first listener), not through the logger.
-        warnings.push(warning)
-        return createAndStart(cpuFallbackSpec(spec, plan))
-      }
-      if (isPortTaken(err)) {
-        const adopted = await checkHostPort()
-        if (adopted) return adopted
-        throw new ProblemError({
-          message: `Docker could not publish Ollama on 127.0.0.1:${options.hostPort}: ${dockerMessage(err)}`,
-          hint: 'Set docker.hostPort in vite.config.ts to a free port, or stop what holds it.',
-          cause: err,
-        })
-      }
-      throw startProblem(err, spec)
-    }
-  }
-
-  /** Adopt, start, recreate or create, by name and config hash. */
-  async function reconcile(): Promise<Running | Engine> {
-    const existing = await inspectByName(docker, requested.name)
-    if (existing) {
-      if (!isManaged(existing)) throw foreignProblem(requested.name)
-      if (configHashOf(existing) === requested.hash) {
-        const spec = specOf(existing)
-        if (spec.cpuFallback) {
-          warnings.push(
-            `The container runs on CPU: Docker refused the GPU when it was created. ${gpuFixHint(plan)}`,
-          )
-        }
-        if (existing.State.Running)
-          return { id: existing.Id, spec, owned: false, how: 'adopted running' }
-        const adopted = await checkHostPort()
-        if (adopted) return adopted
-        try {
-          await startContainer(docker.getContainer(existing.Id))
-          return { id: existing.Id, spec, owned: true, how: 'started stopped' }
-        } catch (err) {
-          // A daemon that changed under it (toolkit removed, port taken): start afresh.
-          debug('starting existing %s failed: %s', existing.Id, dockerMessage(err))
-          await removeContainer(docker, existing.Id)
-        }
-      } else {
-        log.info(
-          `docker options changed: recreating container ${requested.name} (volume ${options.volume} kept)`,
-        )
-        await removeContainer(docker, existing.Id)
-      }
-    }
-    const adopted = await checkHostPort()
-    if (adopted) return adopted
-    await ensureImage(docker, requested.image, {
-      policy: options.pullImage,
-      signal: opts.signal,
-      onProgress: (m) => log.info(m),
-      onBytes: (completed, total, done) => log.progress?.(requested.image, completed, total, done),
-      onWarning: (m) => log.warn(m),
-    })
-    await ensureVolume(docker, options.volume)
-    return createAndStart(requested)
-  }
-
-  const outcome = await reconcile()
-  if (!('spec' in outcome)) return outcome
+  const outcome = await reconcileContainer({
+    docker,
+    options,
+    requested,
+    plan,
+    log,
+    signal: opts.signal,
+    warnings,
+  })
   const container = docker.getContainer(outcome.id)
   const version = await waitForOllama(url, {
     timeoutMs: opts.readyTimeoutMs ?? 120_000,
@@ -310,47 +151,77 @@ export async function startDockerEngine(opts: DockerEngineOptions): Promise<Dock
 }
 
 /**
- * The container another process is creating under our name. The daemon reserves the name before
- * the container can be inspected, so a 409 can precede a 404: look again for a few seconds.
+ * The Docker connection when the Ollama at `url` is our own running container (by name, label
+ * and published port). Asked only when something answers at a loopback `url` on docker.hostPort.
  */
-async function inspectWinner(docker: Docker, name: string): Promise<Docker.ContainerInspectInfo> {
-  const deadline = Date.now() + 10_000
-  for (;;) {
-    const info = await inspectByName(docker, name)
-    if (info) return info
-    if (Date.now() > deadline) {
-      throw new ProblemError({
-        message: `The container name ${name} is taken, but no such container appears.`,
-        hint: 'Retry, or set docker.containerName in vite.config.ts to another name.',
-      })
+async function ownContainerServing(
+  world: World,
+  url: string,
+): Promise<DockerConnection | undefined> {
+  const { hostname, port } = new URL(url)
+  const options = world.options.docker
+  if (hostname !== '127.0.0.1' && hostname !== 'localhost') return undefined
+  if (Number(port || 80) !== options.hostPort) return undefined
+  try {
+    const { connection } = await world.docker()
+    if (!connection) return undefined
+    const info = await inspectByName(connection.docker, options.containerName)
+    if (!info || !isManaged(info) || !info.State.Running) return undefined
+    return boundHostPort(info) === options.hostPort ? connection : undefined
+  } catch (err) {
+    debug('checking for our container failed: %s', errorMessage(err))
+    return undefined
+  }
+}
+
+/** Starts the container through a connection already found. */
+function startWith(
+  world: World,
+  connection: DockerConnection,
+): (ctx: StartContext) => Promise<Engine> {
+  return (ctx) =>
+    startDockerEngine({
+      docker: world.options.docker,
+      gpu: ctx.gpu,
+      connection,
+      logger: ctx.logger,
+      signal: ctx.signal,
+    })
+}
+
+/** Ollama in the `ollama/ollama` container, on a Docker engine that answers. */
+export const driver: Driver = {
+  servesAt: (options) => ({
+    url: `http://127.0.0.1:${options.docker.hostPort}`,
+    where: `on docker.hostPort ${options.docker.hostPort}; using it instead of starting a container`,
+  }),
+  async probe(world) {
+    const found = await world.docker()
+    if (!found.connection) {
+      return {
+        ok: false,
+        reason: found.attempts.map((a) => a.reason).join('; '),
+        hint: noDockerProblem(found.attempts).hint,
+      }
     }
-    await sleep(200)
-  }
-}
-
-function foreignProblem(name: string): ProblemError {
-  return new ProblemError({
-    message: `A container named "${name}" exists, but vite-plugin-ollama did not create it (no ${LABEL}.managed label).`,
-    hint: `Set docker.containerName in vite.config.ts to another name, or remove it yourself (\`docker rm ${name}\`) if it is not needed.`,
-  })
-}
-
-function startProblem(err: unknown, spec: ContainerSpec): ProblemError {
-  if (err instanceof ProblemError) return err
-  return new ProblemError({
-    message: `Docker could not start the Ollama container ${spec.name}: ${dockerMessage(err)}`,
-    hint: 'Check docker.image and docker.env in vite.config.ts, and `docker info`.',
-    cause: err,
-  })
-}
-
-/** What to install so the GPU works next time. */
-function gpuFixHint(plan: ContainerGpuPlan): string {
-  if (plan.gpu === 'amd') {
-    return 'Check that /dev/kfd and /dev/dri exist (ROCm driver installed), or set docker.gpu to "none".'
-  }
-  if (process.platform === 'darwin') {
-    return 'Docker on macOS has no GPU: install the native Ollama app (https://ollama.com/download) for Metal.'
-  }
-  return 'Install the NVIDIA Container Toolkit and run `sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker`, or set docker.gpu to "none".'
+    const ok = found.attempts.find((a) => a.ok)
+    return {
+      ok: true,
+      reason: `Docker engine reachable: ${ok?.reason ?? found.connection.endpoint.host}`,
+      start: startWith(world, found.connection),
+    }
+  },
+  // Our container from an earlier run: adopted through this driver, so it keeps crash recovery,
+  // and a changed docker option still recreates it.
+  async claim(world, url) {
+    const connection = await ownContainerServing(world, url)
+    if (!connection) return undefined
+    return {
+      ok: true,
+      reason: `our container ${world.options.docker.containerName} already answers at ${url}`,
+      start: startWith(world, connection),
+    }
+  },
+  describe: (info) =>
+    `docker container ${info.container?.name ?? ''}${info.version ? ` ${info.version}` : ''} at ${info.url}`,
 }
