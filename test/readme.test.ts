@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { resolveOptions } from '../src/options.js'
+import { engineKinds, resolveOptions } from '../src/options.js'
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
 const source = readFileSync(new URL('../src/options.ts', import.meta.url), 'utf8')
@@ -59,5 +59,10 @@ describe('README options table', () => {
       if (name === 'autoPull' || name === 'overlay') continue
       expect(value, name).toEqual(Function(`return (${def})`)())
     }
+  })
+
+  it('names every engine kind of the registry in the engine row', () => {
+    const row = /^\| `engine` \|.*$/m.exec(readme)?.[0] ?? ''
+    for (const kind of engineKinds) expect(row, kind).toContain(`'${kind}'`)
   })
 })
