@@ -1,6 +1,7 @@
 import { debuglog } from 'node:util'
 import { formatBytes } from '../format.js'
 import type { OllamaClient } from '../ollama/client.js'
+import { ProblemError } from '../problem.js'
 import type { ModelState, Problem, PullProgressEvent } from '../protocol.js'
 import { describePullFailure, normalizeModelName } from './problems.js'
 import { PullProgressFolder } from './progress.js'
@@ -229,7 +230,7 @@ export class ModelManager {
               ? { message: `The pull of '${model}' was cancelled` }
               : describePullFailure(model, error.message)
           this.fail(model, problem)
-          emit(Object.assign(new Error(problem.message), { hint: problem.hint }))
+          emit(new ProblemError(problem))
           throw error
         },
       )

@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http'
+import { ProblemError } from '../problem.js'
 import type { Problem } from '../protocol.js'
 
 /** Where an error happened, so its message and hint can name the request and the server. */
@@ -24,22 +25,25 @@ export interface OllamaErrorInit {
  * line inside a stream (`status` is the stream's HTTP status, `code` 'OLLAMA_STREAM_ERROR'), or a
  * connection problem (`status` 0, `code` from Node/undici such as 'ECONNREFUSED').
  */
-export class OllamaError extends Error {
+export class OllamaError extends ProblemError {
   override name = 'OllamaError'
   /** HTTP status; 0 when no response arrived (connection errors). */
-  readonly status: number
+  declare readonly status: number
   /** Ollama's own words (`{"error": "…"}`), or the low-level error text for connection errors. */
   readonly ollamaMessage: string
   /** What the user should do about it, naming the option or command. */
-  readonly hint: string
+  declare readonly hint: string
   /** e.g. 'ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'OLLAMA_STREAM_ERROR', 'OLLAMA_BAD_RESPONSE'. */
   readonly code?: string
 
   constructor(init: OllamaErrorInit) {
-    super(init.message ?? init.ollamaMessage, init.cause === undefined ? {} : { cause: init.cause })
-    this.status = init.status
+    super({
+      message: init.message ?? init.ollamaMessage,
+      hint: init.hint,
+      status: init.status,
+      cause: init.cause,
+    })
     this.ollamaMessage = init.ollamaMessage
-    this.hint = init.hint
     if (init.code !== undefined) this.code = init.code
   }
 

@@ -2,9 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { z } from 'zod'
 import { ProblemError, toProblem } from '../problem.js'
 
-/** A problem the routes answer with its own status (a 4xx the client caused, or a 503). */
+/** A problem the routes answer with its own status (a 4xx the client caused, a 503, Ollama's). */
 export function isHttpProblem(err: unknown): err is ProblemError & { status: number } {
-  return err instanceof ProblemError && err.status !== undefined
+  return err instanceof ProblemError && err.status !== undefined && err.status >= 400
 }
 
 /** Sends a JSON answer; `Cache-Control: no-store` because state and errors change by the second. */
