@@ -45,6 +45,8 @@ export interface EngineInfo {
   reason?: string
   /** Whether Ollama reports using the GPU (from the container's `inference compute` log line). */
   gpuInUse?: boolean
+  /** How it was obtained, in a word ("Docker", "Adopted"): its driver's name for the overlay. */
+  label?: string
 }
 
 export interface GpuSummary {

@@ -93,7 +93,13 @@ if (params.has('twice')) {
 
 export const readySnapshot: StateSnapshot = {
   phase: 'ready',
-  engine: { kind: 'docker', url: 'http://127.0.0.1:11434', version: '0.12.3', simulated: false },
+  engine: {
+    kind: 'docker',
+    label: 'Docker',
+    url: 'http://127.0.0.1:11434',
+    version: '0.12.3',
+    simulated: false,
+  },
   gpu: {
     gpus: [{ name: 'NVIDIA GeForce RTX 4090', vendor: 'nvidia', vramBytes: 24 * 1024 ** 3 }],
     accelerator: 'cuda',

@@ -178,6 +178,7 @@ describe.skipIf(skipBrowser)(browserSuite, () => {
       ...readySnapshot,
       engine: {
         kind: 'simulator',
+        label: 'Simulator',
         url: 'http://127.0.0.1:40123',
         version: '0.12.3',
         simulated: true,

@@ -23,18 +23,10 @@ export function phaseLabel(phase: string): string {
   return (phaseLabels as Record<string, string>)[phase] ?? phase
 }
 
-// How the engine was obtained, in a word: an adopted Ollama is one the plugin found running.
-const engineLabels: Record<string, string> = {
-  external: 'Adopted',
-  docker: 'Docker',
-  native: 'Native',
-  simulator: 'Simulator',
-}
-
 /** "Docker · Ollama 0.12.3", "Adopted · Ollama 0.12.3", or "No engine". */
 export function engineLine(engine: EngineInfo | null): string {
   if (!engine) return 'No engine'
-  const kind = engineLabels[engine.kind] ?? engine.kind
+  const kind = engine.label ?? engine.kind
   return `${kind} · ${engine.version ? `Ollama ${engine.version}` : 'version unknown'}`
 }
 

@@ -26,6 +26,8 @@ export function adoptExternal(url: string, version: string, reason: string): Ava
 
 /** The Ollama at `url`. The resolver adopts it when it answers; this says why it does not. */
 export const driver: Driver = {
+  // An adopted Ollama is one the plugin found running.
+  label: 'Adopted',
   servesAt: (options) => ({ url: options.url, where: `at ${options.url}` }),
   async probe(world) {
     const probe = await world.probe(world.options.url)

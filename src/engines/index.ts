@@ -143,10 +143,11 @@ async function walk(
     }
     try {
       const engine = await found.start(start)
+      const chosenDriver = await driverOf(chosen)
+      engine.info.label = chosenDriver.label
       steps.push({ engine: chosen, outcome: 'chosen', reason: engine.info.reason ?? found.reason })
       skipRest(rest, `${chosen} was chosen first`, steps)
-      const description = (await driverOf(chosen)).describe(engine.info)
-      return { choice: chosen, engine, steps, description }
+      return { choice: chosen, engine, steps, description: chosenDriver.describe(engine.info) }
     } catch (err) {
       start.signal?.throwIfAborted()
       const problem: Problem =

@@ -222,6 +222,7 @@ async function terminate(
 
 /** `ollama serve` from PATH, listening at `url`. */
 export const driver: Driver = {
+  label: 'Native',
   async probe(world) {
     // On macOS `auto` asks before Docker: say why, since it is not the usual order.
     const why =

@@ -42,6 +42,7 @@ async function simulatorVersion(url: string): Promise<string | undefined> {
 
 /** The built-in simulator: always available, chosen by name or as `auto`'s fallback. */
 export const driver: Driver = {
+  label: 'Simulator',
   async probe({ options }) {
     const reason =
       options.engine === 'simulator'

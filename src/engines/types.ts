@@ -94,6 +94,8 @@ export interface Driver {
    * container): the resolver then adopts it through this driver, which keeps supervising it.
    */
   claim?(world: World, url: string): Promise<Availability | undefined>
+  /** How an engine of this kind was obtained, in a word, for the overlay ("Docker", "Adopted"). */
+  label: string
   /** The terminal's one line about a running engine of this kind. */
   describe(info: EngineInfo): string
 }

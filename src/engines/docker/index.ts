@@ -191,6 +191,7 @@ function startWith(
 
 /** Ollama in the `ollama/ollama` container, on a Docker engine that answers. */
 export const driver: Driver = {
+  label: 'Docker',
   servesAt: (options) => ({
     url: `http://127.0.0.1:${options.docker.hostPort}`,
     where: `on docker.hostPort ${options.docker.hostPort}; using it instead of starting a container`,
