@@ -26,7 +26,8 @@ export type EngineName = keyof typeof drivers
 /** The engine kinds, in the registry's order. */
 export const engineNames = Object.keys(drivers) as [EngineName, ...EngineName[]]
 
-async function driverOf(kind: EngineName): Promise<Driver> {
+/** The driver of one kind, loaded on first use. */
+export async function driverOf(kind: EngineName): Promise<Driver> {
   return (await drivers[kind]()).driver
 }
 
