@@ -46,6 +46,7 @@ export type ChatFrame = z.output<typeof chatFrame>
 // loose message schema's index signature.
 type Plain<T> = T extends object ? { [K in keyof T]: Plain<T[K]> } : T
 type Expect<T extends true> = T
+/** Exported only so the linter does not take the checks for dead code. */
 export type ClientFrameChecks = [
   Expect<Plain<ClientFrame> extends z.input<typeof clientFrameSchema> ? true : false>,
   Expect<ClientFrameData['type'] extends ClientFrame['type'] ? true : false>,
