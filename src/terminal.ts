@@ -3,7 +3,7 @@ import type { Logger } from 'vite'
 import { formatBytes } from './format.js'
 import type { Orchestrator } from './orchestrator.js'
 import type { Phase, PullProgressEvent, StateSnapshot } from './protocol.js'
-import { createThrottle, isFinalProgress } from './server/overlay-events.js'
+import { createThrottle, isFinalProgress } from './throttle.js'
 
 const TAG = colors.magenta('[ollama]')
 const BAR_WIDTH = 24

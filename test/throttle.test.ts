@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createThrottle } from '../src/server/overlay-events.js'
+import { createThrottle } from '../src/throttle.js'
 
 describe('progress throttle', () => {
   it('sends at most one event per interval per key and always the final one', async () => {

@@ -1,29 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Connect } from 'vite'
-import { z } from 'zod'
 import { ProblemError } from '../problem.js'
-import {
-  isHttpProblem,
-  isJsonContentType,
-  parsePayload,
-  readJsonBody,
-  sendError,
-  sendJson,
-} from './body.js'
-import {
-  type ChatTurn,
-  chatPayloadSchema,
-  modelNameSchema,
-  payloadMessages,
-  requireUpstream,
-  resolveModel,
-} from './chat.js'
+import { isHttpProblem, isJsonContentType, sendError, sendJson } from './body.js'
+import { requireUpstream } from './chat.js'
+import { ollamaChatMiddleware } from './chat-route.js'
 import type { RouteContext } from './context.js'
 import { assertSameSite, isUnsafeMethod, methodNotAllowed } from './guards.js'
 import { createOllamaProxy } from './proxy.js'
-import { answerChatAsJson, streamChatAsSse, streamPullAsSse } from './sse.js'
-
-const pullPayloadSchema = z.object({ model: modelNameSchema })
+import { ollamaPullMiddleware } from './pull-route.js'
 
 /**
  * The plugin's HTTP routes under `ctx.base`, as one named middleware: `GET /status`, the
@@ -78,7 +62,7 @@ async function handleOwnRoute(
       allowMethods(req, ['POST'])
       return ollamaPullMiddleware(ctx, req, res)
     case '/ws':
-      // The WebSocket lives on the server's 'upgrade' event (ws.ts); a plain GET lands here.
+      // The WebSocket lives on the server's 'upgrade' event (ws/socket.ts); a plain GET lands here.
       throw new ProblemError({
         status: 426,
         message: 'This route speaks WebSocket only',
@@ -92,42 +76,6 @@ async function handleOwnRoute(
         hint: `vite-plugin-ollama serves ${ctx.base}/status, /api/*, /v1/*, POST /chat, POST /pull and WS /ws.`,
       })
   }
-}
-
-/** `POST /chat`: `{ messages | prompt, model?, options? }` → SSE, or JSON for `Accept: application/json`. */
-async function ollamaChatMiddleware(
-  ctx: RouteContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<void> {
-  assertSameSite(req)
-  const body = parsePayload(chatPayloadSchema, await readJsonBody(req, ctx.options().maxBodySize))
-  const turn: ChatTurn = {
-    model: resolveModel(ctx, body.model),
-    messages: payloadMessages(body),
-    options: body.options,
-    format: body.format,
-    think: body.think,
-  }
-  if (wantsJson(req)) return answerChatAsJson(ctx, res, turn)
-  return streamChatAsSse(ctx, req, res, turn)
-}
-
-/** `POST /pull`: `{ model }` → SSE `progress` / `done` / `error`. */
-async function ollamaPullMiddleware(
-  ctx: RouteContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<void> {
-  assertSameSite(req)
-  const body = parsePayload(pullPayloadSchema, await readJsonBody(req, ctx.options().maxBodySize))
-  return streamPullAsSse(ctx, req, res, body.model)
-}
-
-/** JSON only when asked for without also accepting an event stream. */
-function wantsJson(req: IncomingMessage): boolean {
-  const accept = req.headers.accept ?? ''
-  return accept.includes('application/json') && !accept.includes('text/event-stream')
 }
 
 /**

@@ -1,12 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { debuglog } from 'node:util'
-import { ProblemError, toProblem } from '../problem.js'
-import { isHttpProblem, sendError, sendJson } from './body.js'
-import { type ChatTurn, requireUpstream, runChat } from './chat.js'
-import type { RouteContext } from './context.js'
 import { disableNagle } from './proxy.js'
 
-const debug = debuglog('vite-plugin-ollama')
+// Server-Sent Events framing only: headers, batched writes, heartbeat, backpressure, and the abort
+// when the client goes away. What a route sends over it lives with the route (chat-route.ts,
+// pull-route.ts).
 
 /** Proxies close idle connections after a minute or so; a comment every 15 s keeps ours open. */
 const HEARTBEAT_MS = 15_000
@@ -16,9 +13,12 @@ const HEARTBEAT_MS = 15_000
  * streams a token per chunk, and a syscall (plus an HTTP chunk header) per token would cost more
  * than everything else on the path.
  */
-export interface SseWriter {
-  /** Queues `event: <name>` with `data: <json>`; `json` must already be serialised, on one line. */
-  send(event: string, json: string): void
+export interface SseWriter<Events extends object = Record<string, unknown>> {
+  /**
+   * Queues `event: <name>` with `data: <json>`; `json` must already be serialised, on one line.
+   * `Events` (e.g. `ChatSseEvents` from protocol.ts) names the events a route may send.
+   */
+  send(event: keyof Events & string, json: string): void
   /** Ends the response after what is queued. */
   end(): void
   /** Aborted when the client goes away before the end. */
@@ -27,11 +27,11 @@ export interface SseWriter {
   backpressure(): Promise<void> | undefined
 }
 
-export function openSse(
+export function openSse<Events extends object = Record<string, unknown>>(
   req: IncomingMessage,
   res: ServerResponse,
   heartbeatMs = HEARTBEAT_MS,
-): SseWriter {
+): SseWriter<Events> {
   const abort = new AbortController()
   let pending = ''
   let scheduled = false
@@ -98,88 +98,4 @@ export function openSse(
       })
     },
   }
-}
-
-/** `POST /chat` as SSE: `token` `{content}` per piece of text, then `done` or `error`. */
-export async function streamChatAsSse(
-  ctx: RouteContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  turn: ChatTurn,
-): Promise<void> {
-  requireUpstream(ctx)
-  const sse = openSse(req, res)
-  try {
-    const { metrics } = await runChat(ctx, turn, sse.signal, (text) => {
-      sse.send('token', `{"content":${JSON.stringify(text)}}`)
-      return sse.backpressure()
-    })
-    sse.send('done', JSON.stringify({ metrics }))
-  } catch (err) {
-    if (sse.signal.aborted) {
-      debug('chat: client went away, upstream request aborted')
-      return
-    }
-    sse.send('error', JSON.stringify(toProblem(err)))
-  }
-  sse.end()
-}
-
-/** `POST /chat` with `Accept: application/json`: one answer `{ content, metrics }`. */
-export async function answerChatAsJson(
-  ctx: RouteContext,
-  res: ServerResponse,
-  turn: ChatTurn,
-): Promise<void> {
-  const abort = new AbortController()
-  res.on('close', () => {
-    if (!res.writableFinished) abort.abort(new DOMException('The client went away', 'AbortError'))
-  })
-  try {
-    const result = await runChat(ctx, turn, abort.signal, noop)
-    sendJson(res, 200, result)
-  } catch (err) {
-    if (abort.signal.aborted) return
-    sendError(res, asHttpError(err))
-  }
-}
-
-function noop(): void {}
-
-/** Ollama's status when it answered with one, 502 when it could not be reached. */
-function asHttpError(err: unknown): unknown {
-  if (isHttpProblem(err)) return err
-  const status = (err as { status?: unknown } | null)?.status
-  if (typeof status !== 'number') return err
-  const { message, hint } = toProblem(err)
-  return new ProblemError({ status: status >= 400 && status < 600 ? status : 502, message, hint })
-}
-
-/** `POST /pull` as SSE: `progress` (PullProgressEvent) while it runs, then `done` or `error`. */
-export async function streamPullAsSse(
-  ctx: RouteContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  model: string,
-): Promise<void> {
-  requireUpstream(ctx)
-  const sse = openSse(req, res)
-  try {
-    let last: unknown
-    for await (const progress of ctx.pull(model, sse.signal)) {
-      last = progress
-      sse.send('progress', JSON.stringify(progress))
-      const wait = sse.backpressure()
-      if (wait) await wait
-    }
-    sse.signal.throwIfAborted()
-    sse.send('done', JSON.stringify({ model, status: 'success', progress: last ?? null }))
-  } catch (err) {
-    if (sse.signal.aborted) {
-      debug('pull: client went away, pull of %s abandoned', model)
-      return
-    }
-    sse.send('error', JSON.stringify(toProblem(err)))
-  }
-  sse.end()
 }

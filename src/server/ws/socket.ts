@@ -1,33 +1,22 @@
-import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { debuglog } from 'node:util'
 import type { HttpServer } from 'vite'
 import { type WebSocket, WebSocketServer } from 'ws'
-import { z } from 'zod'
-import { errorMessage, toProblem } from '../../problem.js'
-import {
-  type ChatMessage,
-  chatMessageSchema,
-  modelNameSchema,
-  modelOptionsSchema,
-  resolveModel,
-  runChat,
-} from '../chat.js'
+import type { ServerFrame } from '../../protocol.js'
 import type { RouteContext } from '../context.js'
 import { crossSiteReason, isAllowedHost } from '../guards.js'
+import { clientFrameSchema, type EncodedFrame, encodeFrame } from './frames.js'
+import { type ChatHubOptions, createChatHub, type HubConnection } from './hub.js'
 
 const debug = debuglog('vite-plugin-ollama')
 
-export interface ChatSocketOptions {
+/** The socket's own settings, and the hub's (`historyLimit`, `sessionTtlMs`). */
+export interface ChatSocketOptions extends Partial<ChatHubOptions> {
   /** A client whose unsent backlog passes this is dropped (close 1013) instead of growing memory. */
   maxBufferedBytes?: number
   /** Ping period; a client that missed the previous pong is terminated. */
   pingIntervalMs?: number
-  /** Messages a session keeps (system messages at the start are kept on top of these). */
-  historyLimit?: number
-  /** A session nobody used for this long is forgotten. */
-  sessionTtlMs?: number
 }
 
 const DEFAULTS: Required<ChatSocketOptions> = {
@@ -37,69 +26,21 @@ const DEFAULTS: Required<ChatSocketOptions> = {
   sessionTtlMs: 30 * 60_000,
 }
 
-const name = z.string().min(1, 'cannot be empty').max(128, 'at most 128 characters')
-const chatId = z.union([name, z.number()])
-
-const chatFrame = z
-  .object({
-    type: z.literal('chat'),
-    id: chatId,
-    session: name.optional(),
-    room: name.optional(),
-    model: modelNameSchema.optional(),
-    content: z.string().optional(),
-    messages: z.array(chatMessageSchema).min(1, 'send at least one message').optional(),
-    options: modelOptionsSchema.optional(),
-  })
-  .refine((frame) => (frame.content === undefined) !== (frame.messages === undefined), {
-    message: 'send either "content" (a string, added to the session history) or "messages"',
-    path: ['content'],
-  })
-
-const clientFrame = z.discriminatedUnion(
-  'type',
-  [
-    chatFrame,
-    z.object({ type: z.literal('cancel'), id: chatId }),
-    z.object({ type: z.literal('join'), room: name }),
-    z.object({ type: z.literal('leave'), room: name }),
-  ],
-  { error: 'expected "type" to be "chat", "cancel", "join" or "leave"' },
-)
-
-type ChatFrame = z.output<typeof chatFrame>
-type ChatKey = string | number
-
-interface Peer {
+/** One WebSocket client: the socket side of it; its sessions, rooms and chats are the hub's. */
+interface Client {
   ws: WebSocket
-  /** The session `content` messages go to unless a message names another. */
-  session: string
-  rooms: Set<string>
-  chats: Map<ChatKey, AbortController>
+  connection: HubConnection
   alive: boolean
   dropped: boolean
 }
 
-interface Session {
-  history: ChatMessage[]
-  touched: number
-}
-
-/** Who sees a chat's frames: its sender, or every member of its room at the time of each frame. */
-type Audience = { peer: Peer } | { room: string }
-
-class CancelledError extends Error {
-  override name = 'AbortError'
-  constructor() {
-    super('cancelled')
-  }
-}
-
 /**
- * The chat WebSocket at `${base}/ws` (README.md, Routes): sessions with a bounded history, rooms
- * that broadcast every stream to their members, cancel by id. It listens on the dev server's
- * 'upgrade' event in `noServer` mode and touches no other upgrade: Vite's HMR socket shares the
- * server (docs/decisions.md, "Vite's host check never sees upgrades").
+ * The chat WebSocket at `${base}/ws`, the socket side: admits upgrades to that path, parses and
+ * checks the frames clients send, sends with backpressure, keeps connections alive with pings.
+ * Sessions, rooms and chat runs are the hub's (hub.ts). It listens on the dev server's 'upgrade'
+ * event in `noServer` mode and touches no other upgrade, since Vite's HMR socket shares the
+ * server; and it repeats Vite's host check, which upgrades bypass (docs/decisions.md, "Vite's
+ * host check never sees upgrades").
  */
 export function attachChatSocket(
   httpServer: HttpServer | Server,
@@ -113,9 +54,8 @@ export function attachChatSocket(
     maxPayload: ctx.options().maxBodySize,
     clientTracking: false,
   })
-  const peers = new Set<Peer>()
-  const sessions = new Map<string, Session>()
-  const rooms = new Map<string, Set<Peer>>()
+  const clients = new Set<Client>()
+  const hub = createChatHub(ctx, settings)
   const server = httpServer as Server
 
   function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -140,29 +80,27 @@ export function attachChatSocket(
   }
 
   function onConnection(ws: WebSocket, params: URLSearchParams): void {
-    const requested = params.get('session')
-    const peer: Peer = {
+    const client: Client = {
       ws,
-      session: requested && requested.length <= 128 ? requested : randomUUID(),
-      rooms: new Set(),
-      chats: new Map(),
+      connection: hub.connect(
+        { send: (data) => sendRaw(client, data) },
+        { session: params.get('session'), room: params.get('room') },
+      ),
       alive: true,
       dropped: false,
     }
-    peers.add(peer)
-    touchSession(peer.session)
-    const room = params.get('room')
-    if (room && room.length <= 128) joinRoom(peer, room)
+    clients.add(client)
     ws.on('pong', () => {
-      peer.alive = true
+      client.alive = true
     })
-    ws.on('message', (data, isBinary) => onMessage(peer, isBinary ? null : data.toString()))
-    ws.on('close', () => onClose(peer))
+    ws.on('message', (data, isBinary) => onMessage(client, isBinary ? null : data.toString()))
+    ws.on('close', () => onClose(client))
     ws.on('error', (err) => debug('ws: client error: %s', err.message))
-    send(peer, { type: 'ready', session: peer.session, rooms: [...peer.rooms] })
+    const { session, rooms } = client.connection
+    send(client, { type: 'ready', session, rooms: [...rooms] })
   }
 
-  function onMessage(peer: Peer, text: string | null): void {
+  function onMessage(client: Client, text: string | null): void {
     let value: unknown
     try {
       value = text === null ? undefined : JSON.parse(text)
@@ -170,196 +108,70 @@ export function attachChatSocket(
       value = undefined
     }
     if (value === undefined) {
-      send(peer, {
+      send(client, {
         type: 'error',
         message: 'Invalid message: send JSON text such as {"type":"chat",…}',
       })
       return
     }
-    const parsed = clientFrame.safeParse(value)
+    const parsed = clientFrameSchema.safeParse(value)
     if (!parsed.success) {
       const issue = parsed.error.issues[0]
       const field = issue?.path.length ? issue.path.join('.') : 'type'
       const id = (value as { id?: unknown } | null)?.id
-      send(peer, {
+      send(client, {
         type: 'error',
         ...(typeof id === 'string' || typeof id === 'number' ? { id } : {}),
         message: `Invalid message: ${field}: ${issue?.message ?? 'invalid'}`,
       })
       return
     }
-    const frame = parsed.data
-    switch (frame.type) {
-      case 'chat':
-        void startChat(peer, frame)
-        return
-      case 'cancel':
-        peer.chats.get(frame.id)?.abort(new CancelledError())
-        return
-      case 'join':
-        joinRoom(peer, frame.room)
-        send(peer, { type: 'joined', room: frame.room, members: rooms.get(frame.room)?.size ?? 0 })
-        return
-      case 'leave':
-        leaveRoom(peer, frame.room)
-        send(peer, { type: 'left', room: frame.room })
-        return
-    }
+    client.connection.receive(parsed.data)
   }
 
-  async function startChat(peer: Peer, frame: ChatFrame): Promise<void> {
-    const { id } = frame
-    const sessionId = frame.session ?? peer.session
-    const audience: Audience = frame.room ? { room: frame.room } : { peer }
-    const tags = { id, session: sessionId, ...(frame.room ? { room: frame.room } : {}) }
-    if (peer.chats.has(id)) {
-      send(peer, {
-        type: 'error',
-        id,
-        message: `Invalid message: id: chat ${id} is still streaming`,
-      })
-      return
-    }
-    if (frame.room) joinRoom(peer, frame.room)
-    const session = touchSession(sessionId)
-    const messages: ChatMessage[] = frame.messages ?? [
-      ...session.history,
-      { role: 'user', content: frame.content ?? '' },
-    ]
-    let model: string
-    try {
-      model = resolveModel(ctx, frame.model)
-    } catch (err) {
-      send(peer, { type: 'error', id, message: errorMessage(err) })
-      return
-    }
-    const abort = new AbortController()
-    peer.chats.set(id, abort)
-    const user = messages[messages.length - 1]
-    broadcast(audience, { type: 'start', ...tags, model, content: user?.content ?? '' })
-    const tokens = new TokenBatcher((content) =>
-      broadcast(audience, { type: 'token', ...tags, content }),
-    )
-    try {
-      const result = await runChat(
-        ctx,
-        { model, messages, options: frame.options },
-        abort.signal,
-        (text) => tokens.push(text),
+  function send(client: Client, frame: ServerFrame): void {
+    sendRaw(client, encodeFrame(frame))
+  }
+
+  function sendRaw(client: Client, data: EncodedFrame): void {
+    if (client.dropped || client.ws.readyState !== client.ws.OPEN) return
+    if (client.ws.bufferedAmount > settings.maxBufferedBytes) {
+      drop(
+        client,
+        `client too slow: more than ${settings.maxBufferedBytes} bytes waiting to be sent`,
       )
-      tokens.flush()
-      session.history = trimHistory(
-        [...messages, { role: 'assistant', content: result.content }],
-        settings.historyLimit,
-      )
-      session.touched = Date.now()
-      broadcast(audience, { type: 'done', ...tags, metrics: result.metrics })
-    } catch (err) {
-      tokens.flush()
-      if (abort.signal.reason instanceof CancelledError) {
-        broadcast(audience, { type: 'error', ...tags, code: 'cancelled', message: 'Cancelled' })
-      } else if (!abort.signal.aborted) {
-        broadcast(audience, { type: 'error', ...tags, ...toProblem(err) })
-      } else if (frame.room) {
-        // The sender left mid-stream: the room's watchers still need an end to this chat.
-        broadcast(audience, {
-          type: 'error',
-          ...tags,
-          code: 'disconnected',
-          message: 'The sender went away',
-        })
-      }
-    } finally {
-      peer.chats.delete(id)
-    }
-  }
-
-  function touchSession(id: string): Session {
-    let session = sessions.get(id)
-    if (!session) {
-      session = { history: [], touched: 0 }
-      sessions.set(id, session)
-    }
-    session.touched = Date.now()
-    return session
-  }
-
-  function joinRoom(peer: Peer, room: string): void {
-    let members = rooms.get(room)
-    if (!members) {
-      members = new Set()
-      rooms.set(room, members)
-    }
-    members.add(peer)
-    peer.rooms.add(room)
-  }
-
-  function leaveRoom(peer: Peer, room: string): void {
-    peer.rooms.delete(room)
-    const members = rooms.get(room)
-    if (!members) return
-    members.delete(peer)
-    if (members.size === 0) rooms.delete(room)
-  }
-
-  function broadcast(audience: Audience, message: object): void {
-    // Serialised once, sent to every member.
-    const data = Buffer.from(JSON.stringify(message))
-    if ('peer' in audience) sendRaw(audience.peer, data)
-    else for (const member of rooms.get(audience.room) ?? []) sendRaw(member, data)
-  }
-
-  function send(peer: Peer, message: object): void {
-    sendRaw(peer, Buffer.from(JSON.stringify(message)))
-  }
-
-  function sendRaw(peer: Peer, data: Buffer): void {
-    if (peer.dropped || peer.ws.readyState !== peer.ws.OPEN) return
-    if (peer.ws.bufferedAmount > settings.maxBufferedBytes) {
-      drop(peer, `client too slow: more than ${settings.maxBufferedBytes} bytes waiting to be sent`)
       return
     }
-    peer.ws.send(data, { binary: false })
+    client.ws.send(data, { binary: false })
   }
 
   /** Stops sending to a client that does not read, so its backlog cannot grow without end. */
-  function drop(peer: Peer, reason: string): void {
-    peer.dropped = true
+  function drop(client: Client, reason: string): void {
+    client.dropped = true
     debug('ws: dropping a client: %s', reason)
     // The close frame queues behind the backlog; a client that never reads it is cut off.
-    peer.ws.close(1013, reason.slice(0, 120))
-    setTimeout(() => peer.ws.terminate(), 2_000).unref()
-    onClose(peer)
+    client.ws.close(1013, reason.slice(0, 120))
+    setTimeout(() => client.ws.terminate(), 2_000).unref()
+    onClose(client)
   }
 
-  function onClose(peer: Peer): void {
-    if (!peers.delete(peer)) return
-    for (const room of [...peer.rooms]) leaveRoom(peer, room)
-    for (const chat of peer.chats.values())
-      chat.abort(new DOMException('The client went away', 'AbortError'))
+  function onClose(client: Client): void {
+    if (!clients.delete(client)) return
+    client.connection.close()
   }
 
   const pinger = setInterval(() => {
-    for (const peer of peers) {
-      if (!peer.alive) {
-        peer.ws.terminate()
-        onClose(peer)
+    for (const client of clients) {
+      if (!client.alive) {
+        client.ws.terminate()
+        onClose(client)
         continue
       }
-      peer.alive = false
-      peer.ws.ping()
+      client.alive = false
+      client.ws.ping()
     }
   }, settings.pingIntervalMs)
   pinger.unref()
-
-  const sweeper = setInterval(
-    () => {
-      const cutoff = Date.now() - settings.sessionTtlMs
-      for (const [id, session] of sessions) if (session.touched < cutoff) sessions.delete(id)
-    },
-    Math.min(settings.sessionTtlMs, 60_000),
-  )
-  sweeper.unref()
 
   server.on('upgrade', onUpgrade)
 
@@ -367,50 +179,14 @@ export function attachChatSocket(
     async close() {
       server.off('upgrade', onUpgrade)
       clearInterval(pinger)
-      clearInterval(sweeper)
-      for (const peer of [...peers]) {
-        onClose(peer)
-        peer.ws.terminate()
+      for (const client of [...clients]) {
+        onClose(client)
+        client.ws.terminate()
       }
-      sessions.clear()
+      hub.close()
       await new Promise<void>((resolve) => wss.close(() => resolve()))
     },
   }
-}
-
-/**
- * Joins the tokens of one tick into one frame: a model can stream tens of thousands of tokens a
- * second, and a frame (JSON, mask check, syscall) per token per member would cost more.
- */
-class TokenBatcher {
-  private pending = ''
-  private scheduled = false
-
-  constructor(private readonly emit: (content: string) => void) {}
-
-  push(text: string): void {
-    this.pending += text
-    if (this.scheduled) return
-    this.scheduled = true
-    process.nextTick(() => this.flush())
-  }
-
-  flush(): void {
-    this.scheduled = false
-    if (this.pending === '') return
-    const content = this.pending
-    this.pending = ''
-    this.emit(content)
-  }
-}
-
-/** The last `limit` messages, with the leading system messages kept. */
-function trimHistory(messages: ChatMessage[], limit: number): ChatMessage[] {
-  let system = 0
-  while (messages[system]?.role === 'system') system++
-  const rest = messages.slice(system)
-  if (rest.length <= limit) return messages
-  return [...messages.slice(0, system), ...rest.slice(rest.length - limit)]
 }
 
 function rejectUpgrade(socket: Duplex, reason: string): void {

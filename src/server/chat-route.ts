@@ -1,0 +1,99 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { debuglog } from 'node:util'
+import { ProblemError, toProblem } from '../problem.js'
+import type { ChatSseEvents } from '../protocol.js'
+import { isHttpProblem, parsePayload, readJsonBody, sendError, sendJson } from './body.js'
+import {
+  type ChatTurn,
+  chatPayloadSchema,
+  payloadMessages,
+  requireUpstream,
+  resolveModel,
+  runChat,
+} from './chat.js'
+import type { RouteContext } from './context.js'
+import { assertSameSite } from './guards.js'
+import { openSse } from './sse.js'
+
+const debug = debuglog('vite-plugin-ollama')
+
+/** `POST /chat`: `{ messages | prompt, model?, options? }` → SSE, or JSON for `Accept: application/json`. */
+export async function ollamaChatMiddleware(
+  ctx: RouteContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  assertSameSite(req)
+  const body = parsePayload(chatPayloadSchema, await readJsonBody(req, ctx.options().maxBodySize))
+  const turn: ChatTurn = {
+    model: resolveModel(ctx, body.model),
+    messages: payloadMessages(body),
+    options: body.options,
+    format: body.format,
+    think: body.think,
+  }
+  if (wantsJson(req)) return answerChatAsJson(ctx, res, turn)
+  return streamChatAsSse(ctx, req, res, turn)
+}
+
+/** JSON only when asked for without also accepting an event stream. */
+function wantsJson(req: IncomingMessage): boolean {
+  const accept = req.headers.accept ?? ''
+  return accept.includes('application/json') && !accept.includes('text/event-stream')
+}
+
+/** `POST /chat` as SSE: `token` `{content}` per piece of text, then `done` or `error`. */
+export async function streamChatAsSse(
+  ctx: RouteContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  turn: ChatTurn,
+): Promise<void> {
+  requireUpstream(ctx)
+  const sse = openSse<ChatSseEvents>(req, res)
+  try {
+    const { metrics } = await runChat(ctx, turn, sse.signal, (text) => {
+      // Serialised by hand: this runs once per token, and it is `{ content }` exactly.
+      sse.send('token', `{"content":${JSON.stringify(text)}}`)
+      return sse.backpressure()
+    })
+    sse.send('done', JSON.stringify({ metrics } satisfies ChatSseEvents['done']))
+  } catch (err) {
+    if (sse.signal.aborted) {
+      debug('chat: client went away, upstream request aborted')
+      return
+    }
+    sse.send('error', JSON.stringify(toProblem(err) satisfies ChatSseEvents['error']))
+  }
+  sse.end()
+}
+
+/** `POST /chat` with `Accept: application/json`: one answer `{ content, metrics }`. */
+async function answerChatAsJson(
+  ctx: RouteContext,
+  res: ServerResponse,
+  turn: ChatTurn,
+): Promise<void> {
+  const abort = new AbortController()
+  res.on('close', () => {
+    if (!res.writableFinished) abort.abort(new DOMException('The client went away', 'AbortError'))
+  })
+  try {
+    const result = await runChat(ctx, turn, abort.signal, noop)
+    sendJson(res, 200, result)
+  } catch (err) {
+    if (abort.signal.aborted) return
+    sendError(res, asHttpError(err))
+  }
+}
+
+function noop(): void {}
+
+/** Ollama's status when it answered with one, 502 when it could not be reached. */
+function asHttpError(err: unknown): unknown {
+  if (isHttpProblem(err)) return err
+  const status = (err as { status?: unknown } | null)?.status
+  if (typeof status !== 'number') return err
+  const { message, hint } = toProblem(err)
+  return new ProblemError({ status: status >= 400 && status < 600 ? status : 502, message, hint })
+}

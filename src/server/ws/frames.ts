@@ -1,0 +1,61 @@
+import { z } from 'zod'
+import type { ClientFrame, ServerFrame } from '../../protocol.js'
+import { chatMessageSchema, modelNameSchema, modelOptionsSchema } from '../chat.js'
+
+// The chat WebSocket's frames: what a client may send, checked here with zod, and what the server
+// sends, typed by `ServerFrame` from protocol.ts (the shapes the browser's `connect()` reads).
+
+const name = z.string().min(1, 'cannot be empty').max(128, 'at most 128 characters')
+const chatId = z.union([name, z.number()])
+
+const chatFrame = z
+  .object({
+    type: z.literal('chat'),
+    id: chatId,
+    session: name.optional(),
+    room: name.optional(),
+    model: modelNameSchema.optional(),
+    content: z.string().optional(),
+    messages: z.array(chatMessageSchema).min(1, 'send at least one message').optional(),
+    options: modelOptionsSchema.optional(),
+  })
+  .refine((frame) => (frame.content === undefined) !== (frame.messages === undefined), {
+    message: 'send either "content" (a string, added to the session history) or "messages"',
+    path: ['content'],
+  })
+
+export const clientFrameSchema = z.discriminatedUnion(
+  'type',
+  [
+    chatFrame,
+    z.object({ type: z.literal('cancel'), id: chatId }),
+    z.object({ type: z.literal('join'), room: name }),
+    z.object({ type: z.literal('leave'), room: name }),
+  ],
+  { error: 'expected "type" to be "chat", "cancel", "join" or "leave"' },
+)
+
+/** A client frame that passed the schema. */
+export type ClientFrameData = z.output<typeof clientFrameSchema>
+export type ChatFrame = z.output<typeof chatFrame>
+
+// Checked when compiling, so the schema and protocol.ts cannot drift apart: every frame the
+// browser's types allow passes the schema's shape, and the schema takes no frame type they lack.
+// (The output keeps `content` and `messages` both optional: the refine above is not a type.)
+// `Plain` turns protocol.ts's interfaces into object types, which TypeScript lets match the
+// loose message schema's index signature.
+type Plain<T> = T extends object ? { [K in keyof T]: Plain<T[K]> } : T
+type Expect<T extends true> = T
+/** Exported only so the linter does not take the checks for dead code. */
+export type ClientFrameChecks = [
+  Expect<Plain<ClientFrame> extends z.input<typeof clientFrameSchema> ? true : false>,
+  Expect<ClientFrameData['type'] extends ClientFrame['type'] ? true : false>,
+]
+
+/** A server frame as the bytes of one text message; only `encodeFrame` makes one. */
+export type EncodedFrame = Buffer & { readonly __encoded: 'ServerFrame' }
+
+/** Serialises a frame once: a room broadcast sends the same bytes to every member. */
+export function encodeFrame(frame: ServerFrame): EncodedFrame {
+  return Buffer.from(JSON.stringify(frame)) as EncodedFrame
+}

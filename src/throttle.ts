@@ -1,0 +1,58 @@
+import type { PullProgressEvent } from './protocol.js'
+
+// Pull progress arrives many times a second per model; neither the overlay (over Vite's HMR
+// channel) nor the terminal's progress bars need every event, so both go through this throttle.
+
+/**
+ * Sends at most one event per `intervalMs` per key, always ending on the last one: the final
+ * 100% (or the error) must never be dropped by the throttle.
+ */
+export function createThrottle<T>(
+  intervalMs: number,
+  send: (value: T) => void,
+  isFinal: (value: T) => boolean,
+): { push(key: string, value: T): void; dispose(): void } {
+  const slots = new Map<string, { last: number; pending?: T; timer?: NodeJS.Timeout }>()
+  return {
+    push(key, value) {
+      const slot = slots.get(key) ?? { last: 0 }
+      slots.set(key, slot)
+      const now = performance.now()
+      if (isFinal(value)) {
+        clearTimeout(slot.timer)
+        slots.delete(key)
+        send(value)
+        return
+      }
+      if (now - slot.last >= intervalMs) {
+        slot.last = now
+        send(value)
+        return
+      }
+      slot.pending = value
+      if (slot.timer) return
+      // Timers may fire a hair early: wait out the whole interval, so the rate never exceeds it.
+      const fire = () => {
+        const wait = intervalMs - (performance.now() - slot.last)
+        if (wait > 0) {
+          slot.timer = setTimeout(fire, Math.ceil(wait))
+          return
+        }
+        slot.timer = undefined
+        slot.last = performance.now()
+        if (slot.pending) send(slot.pending)
+        slot.pending = undefined
+      }
+      slot.timer = setTimeout(fire, Math.ceil(intervalMs - (now - slot.last)))
+    },
+    dispose() {
+      for (const slot of slots.values()) clearTimeout(slot.timer)
+      slots.clear()
+    },
+  }
+}
+
+/** The event a pull ends on, which the throttle always lets through. */
+export function isFinalProgress(event: PullProgressEvent): boolean {
+  return event.status === 'success' || event.percent >= 100
+}
