@@ -24,7 +24,9 @@ export function createThrottle<T>(
         send(value)
         return
       }
-      if (now - slot.last >= intervalMs) {
+      // With a send already scheduled, the newer value replaces the pending one: sending it now
+      // would let the late timer send the older one after it (a bar going backwards).
+      if (!slot.timer && now - slot.last >= intervalMs) {
         slot.last = now
         send(value)
         return

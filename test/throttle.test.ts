@@ -19,4 +19,25 @@ describe('progress throttle', () => {
     expect(sent.at(-1)).toEqual({ key: 'a', n: 999 })
     throttle.dispose()
   })
+
+  it('never sends an older value after a newer one when its timer fires late', async () => {
+    const sent: number[] = []
+    const throttle = createThrottle<number>(
+      20,
+      (n) => sent.push(n),
+      () => false,
+    )
+    throttle.push('a', 1) // sent at once
+    throttle.push('a', 2) // waits for the timer
+    // A busy event loop: the interval passes before the timer can run, and a newer value comes.
+    const until = performance.now() + 30
+    while (performance.now() < until) {
+      // block the loop
+    }
+    throttle.push('a', 3)
+    await new Promise((r) => setTimeout(r, 60))
+    expect(sent).toEqual([...sent].sort((x, y) => x - y))
+    expect(sent.at(-1)).toBe(3)
+    throttle.dispose()
+  })
 })
