@@ -3,6 +3,8 @@ import { OllamaRouteError, resolveUrl } from './http.js'
 import { TokenQueue } from './token-queue.js'
 import type {
   ChatId,
+  ChatInput,
+  ChatReply,
   ChatResult,
   ChatSocket,
   ClientConfig,
@@ -20,6 +22,34 @@ interface PendingChat {
   reject(error: unknown): void
 }
 
+type ChatOptions = NonNullable<Parameters<ChatSocket['chat']>[1]>
+
+/** The listeners of one socket, by event type. */
+interface Emitter {
+  emit<K extends keyof SocketEvents>(type: K, event: SocketEvents[K]): void
+  on: ChatSocket['on']
+}
+
+/** One socket's state, shared by the steps below: what survives a reconnect, and what does not. */
+interface Connection {
+  readonly config: ClientConfig
+  readonly opts: ConnectOptions
+  readonly events: Emitter
+  /** Chats sent and not finished, by id: a close fails them all. */
+  readonly pending: Map<ChatId, PendingChat>
+  /** Joined again on every (re)connect. */
+  readonly rooms: Set<string>
+  /** Frames sent while not open, flushed once it is. */
+  readonly outbox: string[]
+  session: string | undefined
+  socket: WebSocket | undefined
+  state: ChatSocket['state']
+  /** Reconnect attempts since the last open, for the backoff. */
+  attempt: number
+  closedByUser: boolean
+  timer: ReturnType<typeof setTimeout> | undefined
+}
+
 let chatCounter = 0
 
 function newChatId(): string {
@@ -28,213 +58,53 @@ function newChatId(): string {
 }
 
 export function connectWith(config: ClientConfig, opts: ConnectOptions = {}): ChatSocket {
-  const listeners = new Map<string, Set<(event: never) => void>>()
-  const pending = new Map<ChatId, PendingChat>()
-  const rooms = new Set<string>(opts.room ? [opts.room] : [])
-  const outbox: string[] = []
-  let session = opts.session
-  let socket: WebSocket | undefined
-  let state: ChatSocket['state'] = 'connecting'
-  let attempt = 0
-  let closedByUser = false
-  let timer: ReturnType<typeof setTimeout> | undefined
-
-  function emit<K extends keyof SocketEvents>(type: K, event: SocketEvents[K]): void {
-    for (const listener of listeners.get(type) ?? [])
-      (listener as (e: SocketEvents[K]) => void)(event)
+  const conn: Connection = {
+    config,
+    opts,
+    events: createEmitter(),
+    pending: new Map(),
+    rooms: new Set(opts.room ? [opts.room] : []),
+    outbox: [],
+    session: opts.session,
+    socket: undefined,
+    state: 'connecting',
+    attempt: 0,
+    closedByUser: false,
+    timer: undefined,
   }
-
-  function socketUrl(): string {
-    const url = new URL(resolveUrl(config.base ?? '/__ollama', '/ws'))
-    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:'
-    if (session) url.searchParams.set('session', session)
-    return url.href
-  }
-
-  function open(): void {
-    state = 'connecting'
-    const ws = new WebSocket(socketUrl())
-    socket = ws
-    ws.onopen = () => {
-      attempt = 0
-      state = 'open'
-      for (const room of rooms) ws.send(JSON.stringify({ type: 'join', room }))
-      for (const frame of outbox.splice(0)) ws.send(frame)
-      emit('open', undefined)
-    }
-    ws.onmessage = (event: MessageEvent) => {
-      if (typeof event.data !== 'string') return
-      let frame: ServerFrame
-      try {
-        frame = JSON.parse(event.data) as ServerFrame
-      } catch {
-        return
-      }
-      onFrame(frame)
-    }
-    ws.onclose = (event: CloseEvent) => {
-      if (socket !== ws) return
-      socket = undefined
-      // The server aborted every chat of this connection when it went.
-      for (const [id, chat] of pending) {
-        pending.delete(id)
-        fail(
-          chat,
-          new OllamaRouteError(
-            `The chat connection closed (${event.code}${event.reason ? `: ${event.reason}` : ''})`,
-            0,
-            'Send the message again.',
-          ),
-        )
-      }
-      const willReconnect = !closedByUser && opts.reconnect !== false
-      state = willReconnect ? 'connecting' : 'closed'
-      emit('close', { code: event.code, reason: event.reason, willReconnect })
-      if (willReconnect) scheduleReconnect()
-    }
-  }
-
-  function scheduleReconnect(): void {
-    const min = opts.minDelayMs ?? 500
-    const max = opts.maxDelayMs ?? 10_000
-    const delay = Math.min(max, min * 2 ** attempt) * (0.75 + Math.random() * 0.5)
-    attempt++
-    timer = setTimeout(open, delay)
-  }
-
-  function onFrame(frame: ServerFrame): void {
-    emit('message', frame)
-    opts.onMessage?.(frame)
-    switch (frame.type) {
-      case 'ready':
-        session = frame.session
-        emit('ready', frame)
-        return
-      case 'start':
-        opts.onStart?.(frame)
-        emit('start', frame)
-        return
-      case 'token': {
-        opts.onToken?.(frame)
-        emit('token', frame)
-        const chat = ownChat(frame.id, frame.session)
-        if (chat) {
-          chat.content += frame.content
-          chat.queue.push(frame.content)
-        }
-        return
-      }
-      case 'done': {
-        opts.onDone?.(frame)
-        emit('done', frame)
-        const chat = ownChat(frame.id, frame.session)
-        if (chat) {
-          pending.delete(frame.id)
-          chat.queue.end()
-          chat.resolve({ content: chat.content, metrics: frame.metrics })
-        }
-        return
-      }
-      case 'error': {
-        opts.onError?.(frame)
-        emit('error', frame)
-        const chat = frame.id === undefined ? undefined : ownChat(frame.id, frame.session)
-        if (chat && frame.id !== undefined) {
-          pending.delete(frame.id)
-          fail(chat, new OllamaRouteError(frame.message, 200, frame.hint))
-        }
-        return
-      }
-      case 'joined':
-        emit('joined', frame)
-        return
-      case 'left':
-        emit('left', frame)
-        return
-    }
-  }
-
-  function ownChat(id: ChatId, frameSession: string | undefined): PendingChat | undefined {
-    const chat = pending.get(id)
-    if (!chat) return undefined
-    // In a room, another client's chat could reuse the id: the session tells them apart.
-    if (chat.session && frameSession && chat.session !== frameSession) return undefined
-    return chat
-  }
-
-  function fail(chat: PendingChat, error: unknown): void {
-    chat.queue.end(error)
-    chat.reject(error)
-  }
-
-  function sendText(text: string): void {
-    if (socket && state === 'open') socket.send(text)
-    else outbox.push(text)
-  }
-
-  function send(frame: ClientFrame): void {
-    if (state === 'closed')
-      throw new Error('vite-plugin-ollama: this chat socket is closed; call connect() again')
-    sendText(JSON.stringify(frame))
-  }
-
   const api: ChatSocket = {
     get session() {
-      return session
+      return conn.session
     },
     get state() {
-      return state
+      return conn.state
     },
-    chat(input, chatOpts = {}) {
-      const id = chatOpts.id ?? newChatId()
-      const queue = new TokenQueue()
-      let resolve!: (result: ChatResult) => void
-      let reject!: (error: unknown) => void
-      const result = new Promise<ChatResult>((res, rej) => {
-        resolve = res
-        reject = rej
-      })
-      // A caller that only iterates must not see an unhandled rejection on `result`.
-      result.catch(() => {})
-      const chat: PendingChat = { session, queue, content: '', resolve, reject }
-      pending.set(id, chat)
-      const model = chatOpts.model ?? opts.model ?? config.defaultModel
-      // A socket opened with `room` chats in that room unless a chat names another.
-      const room = chatOpts.room ?? opts.room
-      const frame = {
-        type: 'chat',
-        id,
-        ...(session ? { session } : {}),
-        ...(room ? { room } : {}),
-        ...(model ? { model } : {}),
-        ...(typeof input === 'string' ? { content: input } : { messages: input }),
-        ...(chatOpts.options ? { options: chatOpts.options } : {}),
-      } as ClientFrame
-      try {
-        send(frame)
-      } catch (err) {
-        pending.delete(id)
-        fail(chat, err)
-      }
-      chatOpts.signal?.addEventListener('abort', () => api.cancel(id), { once: true })
-      return {
-        id,
-        result,
-        cancel: () => api.cancel(id),
-        [Symbol.asyncIterator]: () => queue,
-      }
-    },
-    send,
+    chat: (input, chatOpts = {}) => startChat(conn, input, chatOpts, (id) => api.cancel(id)),
+    send: (frame) => send(conn, frame),
     cancel(id) {
-      if (state !== 'closed') sendText(JSON.stringify({ type: 'cancel', id }))
+      if (conn.state !== 'closed') sendText(conn, JSON.stringify({ type: 'cancel', id }))
     },
     join(room) {
-      rooms.add(room)
-      if (state === 'open') sendText(JSON.stringify({ type: 'join', room }))
+      conn.rooms.add(room)
+      if (conn.state === 'open') sendText(conn, JSON.stringify({ type: 'join', room }))
     },
     leave(room) {
-      rooms.delete(room)
-      if (state === 'open') sendText(JSON.stringify({ type: 'leave', room }))
+      conn.rooms.delete(room)
+      if (conn.state === 'open') sendText(conn, JSON.stringify({ type: 'leave', room }))
+    },
+    on: conn.events.on,
+    close: () => closeByUser(conn),
+  }
+  open(conn)
+  return api
+}
+
+function createEmitter(): Emitter {
+  const listeners = new Map<string, Set<(event: never) => void>>()
+  return {
+    emit(type, event) {
+      for (const listener of listeners.get(type) ?? [])
+        (listener as (e: typeof event) => void)(event)
     },
     on(type, listener) {
       let set = listeners.get(type)
@@ -245,15 +115,249 @@ export function connectWith(config: ClientConfig, opts: ConnectOptions = {}): Ch
       set.add(listener as (event: never) => void)
       return () => set.delete(listener as (event: never) => void)
     },
-    close() {
-      closedByUser = true
-      clearTimeout(timer)
-      state = 'closed'
-      socket?.close(1000, 'closed by the client')
-      if (!socket)
-        emit('close', { code: 1000, reason: 'closed by the client', willReconnect: false })
-    },
   }
-  open()
-  return api
+}
+
+function socketUrl(conn: Connection): string {
+  const url = new URL(resolveUrl(conn.config.base ?? '/__ollama', '/ws'))
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:'
+  if (conn.session) url.searchParams.set('session', conn.session)
+  return url.href
+}
+
+function open(conn: Connection): void {
+  conn.state = 'connecting'
+  const ws = new WebSocket(socketUrl(conn))
+  conn.socket = ws
+  ws.onopen = () => onOpen(conn, ws)
+  ws.onmessage = (event: MessageEvent) => {
+    const frame = parseFrame(event.data)
+    if (frame) onFrame(conn, frame)
+  }
+  ws.onclose = (event: CloseEvent) => onClose(conn, ws, event)
+}
+
+/** Rooms are joined again and what was sent meanwhile goes out, in order. */
+function onOpen(conn: Connection, ws: WebSocket): void {
+  conn.attempt = 0
+  conn.state = 'open'
+  for (const room of conn.rooms) ws.send(JSON.stringify({ type: 'join', room }))
+  for (const frame of conn.outbox.splice(0)) ws.send(frame)
+  conn.events.emit('open', undefined)
+}
+
+function parseFrame(data: unknown): ServerFrame | undefined {
+  if (typeof data !== 'string') return undefined
+  try {
+    return JSON.parse(data) as ServerFrame
+  } catch {
+    return undefined
+  }
+}
+
+function onClose(conn: Connection, ws: WebSocket, event: CloseEvent): void {
+  if (conn.socket !== ws) return
+  conn.socket = undefined
+  // The server aborted every chat of this connection when it went.
+  for (const [id, chat] of conn.pending) {
+    conn.pending.delete(id)
+    fail(
+      chat,
+      new OllamaRouteError(
+        `The chat connection closed (${event.code}${event.reason ? `: ${event.reason}` : ''})`,
+        0,
+        'Send the message again.',
+      ),
+    )
+  }
+  const willReconnect = !conn.closedByUser && conn.opts.reconnect !== false
+  conn.state = willReconnect ? 'connecting' : 'closed'
+  conn.events.emit('close', { code: event.code, reason: event.reason, willReconnect })
+  if (willReconnect) scheduleReconnect(conn)
+}
+
+function scheduleReconnect(conn: Connection): void {
+  const min = conn.opts.minDelayMs ?? 500
+  const max = conn.opts.maxDelayMs ?? 10_000
+  const delay = Math.min(max, min * 2 ** conn.attempt) * (0.75 + Math.random() * 0.5)
+  conn.attempt++
+  conn.timer = setTimeout(() => open(conn), delay)
+}
+
+/** Listeners and callbacks hear of a frame first; then the chat it belongs to moves on. */
+function onFrame(conn: Connection, frame: ServerFrame): void {
+  conn.events.emit('message', frame)
+  conn.opts.onMessage?.(frame)
+  if (frame.type === 'ready') conn.session = frame.session
+  announceFrame(conn, frame)
+  advanceChat(conn, frame)
+}
+
+function announceFrame(conn: Connection, frame: ServerFrame): void {
+  const { events, opts } = conn
+  switch (frame.type) {
+    case 'ready':
+      events.emit('ready', frame)
+      return
+    case 'start':
+      opts.onStart?.(frame)
+      events.emit('start', frame)
+      return
+    case 'token':
+      opts.onToken?.(frame)
+      events.emit('token', frame)
+      return
+    case 'done':
+      opts.onDone?.(frame)
+      events.emit('done', frame)
+      return
+    case 'error':
+      opts.onError?.(frame)
+      events.emit('error', frame)
+      return
+    case 'joined':
+      events.emit('joined', frame)
+      return
+    case 'left':
+      events.emit('left', frame)
+      return
+  }
+}
+
+/** A token, the end or an error of one of our chats: its queue and its result. */
+function advanceChat(conn: Connection, frame: ServerFrame): void {
+  switch (frame.type) {
+    case 'token': {
+      const chat = ownChat(conn, frame.id, frame.session)
+      if (chat) {
+        chat.content += frame.content
+        chat.queue.push(frame.content)
+      }
+      return
+    }
+    case 'done': {
+      const chat = ownChat(conn, frame.id, frame.session)
+      if (chat) {
+        conn.pending.delete(frame.id)
+        chat.queue.end()
+        chat.resolve({ content: chat.content, metrics: frame.metrics })
+      }
+      return
+    }
+    case 'error': {
+      const chat = frame.id === undefined ? undefined : ownChat(conn, frame.id, frame.session)
+      if (chat && frame.id !== undefined) {
+        conn.pending.delete(frame.id)
+        fail(chat, new OllamaRouteError(frame.message, 200, frame.hint))
+      }
+      return
+    }
+    // Not about a chat's reply.
+    case 'ready':
+    case 'start':
+    case 'joined':
+    case 'left':
+      return
+  }
+}
+
+function ownChat(
+  conn: Connection,
+  id: ChatId,
+  frameSession: string | undefined,
+): PendingChat | undefined {
+  const chat = conn.pending.get(id)
+  if (!chat) return undefined
+  // In a room, another client's chat could reuse the id: the session tells them apart.
+  if (chat.session && frameSession && chat.session !== frameSession) return undefined
+  return chat
+}
+
+function fail(chat: PendingChat, error: unknown): void {
+  chat.queue.end(error)
+  chat.reject(error)
+}
+
+function sendText(conn: Connection, text: string): void {
+  if (conn.socket && conn.state === 'open') conn.socket.send(text)
+  else conn.outbox.push(text)
+}
+
+function send(conn: Connection, frame: ClientFrame): void {
+  if (conn.state === 'closed')
+    throw new Error('vite-plugin-ollama: this chat socket is closed; call connect() again')
+  sendText(conn, JSON.stringify(frame))
+}
+
+function startChat(
+  conn: Connection,
+  input: ChatInput,
+  chatOpts: ChatOptions,
+  cancel: (id: ChatId) => void,
+): ChatReply {
+  const id = chatOpts.id ?? newChatId()
+  const queue = new TokenQueue()
+  const { result, resolve, reject } = deferredResult()
+  const chat: PendingChat = { session: conn.session, queue, content: '', resolve, reject }
+  conn.pending.set(id, chat)
+  const frame = chatFrame(conn, id, input, chatOpts)
+  try {
+    send(conn, frame)
+  } catch (err) {
+    conn.pending.delete(id)
+    fail(chat, err)
+  }
+  chatOpts.signal?.addEventListener('abort', () => cancel(id), { once: true })
+  return {
+    id,
+    result,
+    cancel: () => cancel(id),
+    [Symbol.asyncIterator]: () => queue,
+  }
+}
+
+function deferredResult(): {
+  result: Promise<ChatResult>
+  resolve(result: ChatResult): void
+  reject(error: unknown): void
+} {
+  let resolve!: (result: ChatResult) => void
+  let reject!: (error: unknown) => void
+  const result = new Promise<ChatResult>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  // A caller that only iterates must not see an unhandled rejection on `result`.
+  result.catch(() => {})
+  return { result, resolve, reject }
+}
+
+function chatFrame(
+  conn: Connection,
+  id: ChatId,
+  input: ChatInput,
+  chatOpts: ChatOptions,
+): ClientFrame {
+  const model = chatOpts.model ?? conn.opts.model ?? conn.config.defaultModel
+  // A socket opened with `room` chats in that room unless a chat names another.
+  const room = chatOpts.room ?? conn.opts.room
+  return {
+    type: 'chat',
+    id,
+    ...(conn.session ? { session: conn.session } : {}),
+    ...(room ? { room } : {}),
+    ...(model ? { model } : {}),
+    ...(typeof input === 'string' ? { content: input } : { messages: input }),
+    ...(chatOpts.options ? { options: chatOpts.options } : {}),
+  } as ClientFrame
+}
+
+function closeByUser(conn: Connection): void {
+  conn.closedByUser = true
+  clearTimeout(conn.timer)
+  conn.state = 'closed'
+  conn.socket?.close(1000, 'closed by the client')
+  if (!conn.socket) {
+    conn.events.emit('close', { code: 1000, reason: 'closed by the client', willReconnect: false })
+  }
 }

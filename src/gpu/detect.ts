@@ -4,9 +4,9 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { debuglog } from 'node:util'
 import { errorMessage } from '../problem.js'
 import type { Accelerator } from '../protocol.js'
+import { CPU_RAM_SHARE, chooseAccelerator, type Findings, settleBudget } from './accelerator.js'
 import { probeAmdTools } from './amd.js'
 import { probeApple } from './apple.js'
-import { formatMemory } from './format.js'
 import { type ProbeResult, probeNvidia, WSL_NVIDIA_SMI } from './nvidia.js'
 import { type CommandRunner, createCommandRunner } from './run.js'
 import {
@@ -72,28 +72,6 @@ export interface DetectDeps {
   /** Limit for each probe. @default 2000 */
   timeoutMs: number
 }
-
-// Ollama's ROCm build ships kernels for these targets only (docs/decisions.md, "How Ollama finds
-// AMD GPUs"); other AMD GPUs are dropped from ROCm and may still run through Vulkan.
-const ROCM_TARGETS = new Set([
-  'gfx908',
-  'gfx90a',
-  'gfx942',
-  'gfx950',
-  'gfx1030',
-  'gfx1100',
-  'gfx1101',
-  'gfx1102',
-  'gfx1150',
-  'gfx1151',
-  'gfx1200',
-  'gfx1201',
-])
-
-/** On the CPU a model shares RAM with the OS, the browser and Vite: offer it half. */
-const CPU_RAM_SHARE = 0.5
-/** A GPU that shares system memory (GB10, Jetson) gets most of it, as Apple's Metal does. */
-const UNIFIED_RAM_SHARE = 0.75
 
 const nodeFs: DetectFs = {
   readFile: (path) => fsp.readFile(path, 'utf8'),
@@ -182,10 +160,6 @@ async function namesFromSystemInformation(deps: DetectDeps): Promise<GpuInfo[]> 
   return gpus
 }
 
-function largest(gpus: GpuInfo[]): number {
-  return Math.max(0, ...gpus.map((g) => g.vramBytes ?? 0))
-}
-
 function strip(card: SysfsCard): GpuInfo {
   const { pciSlot: _slot, integrated: _integrated, ...gpu } = card
   return gpu
@@ -206,11 +180,53 @@ function mergeAmd(tools: GpuInfo[], cards: SysfsCard[]): GpuInfo[] {
   })
 }
 
+/** What the probes found, sorted by vendor: the material every later step reads. */
+interface Found extends Findings {
+  /** Whether nvidia-smi is there at all. */
+  nvidiaStatus: ProbeResult['status']
+  /** NVIDIA cards on the PCI bus, with or without a driver bound. */
+  nvidiaCards: SysfsCard[]
+  /** Cards of other vendors with no driver bound: listed, but unusable. */
+  otherUnbound: SysfsCard[]
+  freeDiskBytes: number | undefined
+}
+
 async function runDetection(deps: DetectDeps): Promise<GpuReport> {
   const started = Date.now()
   const { platform } = deps
-  const linux = platform === 'linux'
   const wsl = await isWsl(deps)
+  const { found, notes } = await probeEverything(deps, wsl)
+  const gpus = listGpus(found, notes)
+  // Vendor tools found nothing: ask systeminformation for names only (Windows, Intel Macs).
+  // Never on Linux: sysfs already said everything it could, and systeminformation would run
+  // dmidecode and nvidia-smi there with execSync, blocking the event loop (docs/decisions.md,
+  // "systeminformation runs nvidia-smi synchronously").
+  if (!gpus.length && !found.appleGpu && platform !== 'linux') {
+    gpus.push(...(await namesOnly(deps, notes)))
+  }
+  const choice = chooseAccelerator(found, notes)
+  const budgetBytes = settleBudget(choice, gpus, found.ramBytes, notes)
+  const { accelerator } = choice
+  if (wsl && accelerator === 'cuda') {
+    notes.push(
+      'WSL2: the GPU comes from the Windows driver; Docker Desktop passes it to containers with --gpus',
+    )
+  }
+  debug('gpu detection took %d ms: %s, budget %d', Date.now() - started, accelerator, budgetBytes)
+  const { ramBytes, freeDiskBytes, devices } = found
+  const report: GpuReport = { gpus, accelerator, budgetBytes, ramBytes, platform, wsl, notes }
+  if (freeDiskBytes !== undefined) report.freeDiskBytes = freeDiskBytes
+  if (devices) report.devices = devices
+  return report
+}
+
+/** Every probe at once, each for its platform; their notes come first, in probe order. */
+async function probeEverything(
+  deps: DetectDeps,
+  wsl: boolean,
+): Promise<{ found: Found; notes: string[] }> {
+  const { platform } = deps
+  const linux = platform === 'linux'
   const [nvidia, amdTools, drm, devices, apple, freeDiskBytes] = await Promise.all([
     platform === 'darwin' ? EMPTY : probeNvidiaAnywhere(deps, wsl),
     linux && !wsl ? probeAmdTools(deps.run, deps.timeoutMs) : EMPTY,
@@ -223,125 +239,48 @@ async function runDetection(deps: DetectDeps): Promise<GpuReport> {
   const ramBytes = apple?.ramBytes ?? deps.totalMemory()
   // Cards with no driver bound have no DRM entry; the PCI bus still lists them.
   const unbound = linux ? await probePciDisplays(deps.fs, drm.cards) : []
-  const cards = [...drm.cards, ...unbound]
-
-  const nvidiaGpus = nvidia.gpus
-  const nvidiaCards = cards.filter((c) => c.vendor === 'nvidia')
   const amdCards = drm.cards.filter((c) => c.vendor === 'amd')
-  const intelCards = drm.cards.filter((c) => c.vendor === 'intel')
-  const otherUnbound = unbound.filter((c) => c.vendor !== 'nvidia')
-  const amdGpus = mergeAmd(amdTools.gpus, amdCards)
-  const gpus: GpuInfo[] = [...nvidiaGpus]
-  if (!nvidiaGpus.length && nvidiaCards.length) {
-    gpus.push(...nvidiaCards.map(strip))
-    if (nvidia.status === 'missing') {
+  const found: Found = {
+    nvidiaGpus: nvidia.gpus,
+    nvidiaStatus: nvidia.status,
+    nvidiaCards: [...drm.cards, ...unbound].filter((c) => c.vendor === 'nvidia'),
+    amdGpus: mergeAmd(amdTools.gpus, amdCards),
+    amdCards,
+    intelCards: drm.cards.filter((c) => c.vendor === 'intel'),
+    otherUnbound: unbound.filter((c) => c.vendor !== 'nvidia'),
+    appleGpu: apple?.gpu,
+    devices,
+    ramBytes,
+    freeDiskBytes,
+  }
+  return { found, notes }
+}
+
+/** The GPUs to report, and what keeps a card listed from being used. */
+function listGpus(found: Found, notes: string[]): GpuInfo[] {
+  const gpus: GpuInfo[] = [...found.nvidiaGpus]
+  if (!found.nvidiaGpus.length && found.nvidiaCards.length) {
+    gpus.push(...found.nvidiaCards.map(strip))
+    if (found.nvidiaStatus === 'missing') {
       notes.push(
         'an NVIDIA GPU is on the PCI bus but nvidia-smi is missing: install the NVIDIA driver so Ollama can use it',
       )
     }
   }
-  gpus.push(...amdGpus, ...intelCards.map(strip), ...otherUnbound.map(strip))
-  for (const card of otherUnbound) {
+  gpus.push(...found.amdGpus, ...found.intelCards.map(strip), ...found.otherUnbound.map(strip))
+  for (const card of found.otherUnbound) {
     notes.push(`${card.name} has no kernel driver loaded; Ollama cannot use it`)
   }
-  if (apple?.gpu) gpus.push(apple.gpu)
+  if (found.appleGpu) gpus.push(found.appleGpu)
+  return gpus
+}
 
-  // Vendor tools found nothing: ask systeminformation for names only (Windows, Intel Macs). Never
-  // on Linux: sysfs already said everything it could, and systeminformation would run dmidecode and
-  // nvidia-smi there with execSync, blocking the event loop (docs/decisions.md, "systeminformation
-  // runs nvidia-smi synchronously").
-  if (!gpus.length && !apple?.gpu && !linux) {
-    const named = await namesFromSystemInformation(deps)
-    gpus.push(...named)
-    for (const g of named) {
-      notes.push(`found ${g.name}, but no vendor tool reported its memory; Ollama may not use it`)
-    }
+async function namesOnly(deps: DetectDeps, notes: string[]): Promise<GpuInfo[]> {
+  const named = await namesFromSystemInformation(deps)
+  for (const g of named) {
+    notes.push(`found ${g.name}, but no vendor tool reported its memory; Ollama may not use it`)
   }
-
-  // Which accelerator Ollama would use, and how much memory one model may take on it.
-  let accelerator: Accelerator = 'cpu'
-  let budgetBytes = 0
-  const cudaGpus = nvidiaGpus.filter((g) => {
-    const cc = Number(g.computeCapability ?? '5.0')
-    if (cc >= 5) return true
-    notes.push(`${g.name} has compute capability ${g.computeCapability}; Ollama needs 5.0 or newer`)
-    return false
-  })
-  const usableAmd = amdGpus.filter((g, i) => g.vramBytes && !amdCards[i]?.integrated)
-  if (amdCards.some((c) => c.integrated)) {
-    notes.push(
-      'an AMD integrated GPU shares system memory; Ollama counts only its small VRAM carve-out',
-    )
-  }
-  const discreteIntel = intelCards.filter((c) => !c.integrated)
-  if (cudaGpus.length) {
-    accelerator = 'cuda'
-    budgetBytes = largest(cudaGpus)
-    if (!budgetBytes) {
-      // GB10 (DGX Spark) and Jetson share system memory: nvidia-smi prints [N/A] for memory.total.
-      budgetBytes = Math.floor(ramBytes * UNIFIED_RAM_SHARE)
-      notes.push(
-        `${cudaGpus[0]?.name} reports no VRAM of its own (unified memory): about ${formatMemory(budgetBytes)} of system RAM is counted for models`,
-      )
-    }
-  } else if (usableAmd.length && devices?.dri) {
-    const supported = usableAmd.filter((g) => ROCM_TARGETS.has(g.computeCapability ?? ''))
-    if (!devices.kfd) {
-      accelerator = 'vulkan'
-      notes.push('no /dev/kfd: the amdgpu ROCm driver is not loaded, so Ollama can only use Vulkan')
-    } else if (supported.length) {
-      accelerator = 'rocm'
-    } else {
-      accelerator = 'vulkan'
-      const targets = [...new Set(usableAmd.map((g) => g.computeCapability ?? 'unknown'))].join(
-        ', ',
-      )
-      notes.push(
-        `Ollama's ROCm build has no kernels for ${targets}: it falls back to Vulkan; HSA_OVERRIDE_GFX_VERSION can map it to a close supported target`,
-      )
-    }
-    budgetBytes = largest(accelerator === 'rocm' ? supported : usableAmd)
-  } else if (apple?.gpu) {
-    accelerator = 'metal'
-    budgetBytes = apple.gpu.vramBytes ?? 0
-  } else if (discreteIntel.some((g) => g.vramBytes) && devices?.dri) {
-    accelerator = 'vulkan'
-    budgetBytes = largest(discreteIntel)
-  }
-  if (intelCards.length && !discreteIntel.length && accelerator === 'cpu') {
-    notes.push('Ollama ignores integrated Intel graphics unless OLLAMA_IGPU_ENABLE=1 is set')
-  }
-  if (accelerator === 'cpu') {
-    budgetBytes = Math.floor(ramBytes * CPU_RAM_SHARE)
-    notes.push(
-      `no GPU Ollama can use: models run on the CPU, with about ${formatMemory(budgetBytes)} of RAM to spare for them`,
-    )
-  } else {
-    const used = gpus.filter((g) => g.vramBytes && g.freeVramBytes !== undefined)
-    for (const g of used) {
-      const taken = (g.vramBytes ?? 0) - (g.freeVramBytes ?? 0)
-      if (taken > 0.2 * (g.vramBytes ?? 0)) {
-        notes.push(`${formatMemory(taken)} of ${g.name}'s memory is held by other programs`)
-      }
-    }
-    const counted = accelerator === 'cuda' ? cudaGpus : accelerator === 'metal' ? [] : usableAmd
-    if (counted.length > 1) {
-      const total = counted.reduce((sum, g) => sum + (g.vramBytes ?? 0), 0)
-      notes.push(
-        `${counted.length} GPUs with ${formatMemory(total)} in all: a model larger than one GPU is split across them, which is slower`,
-      )
-    }
-  }
-  if (wsl && accelerator === 'cuda') {
-    notes.push(
-      'WSL2: the GPU comes from the Windows driver; Docker Desktop passes it to containers with --gpus',
-    )
-  }
-  debug('gpu detection took %d ms: %s, budget %d', Date.now() - started, accelerator, budgetBytes)
-  const report: GpuReport = { gpus, accelerator, budgetBytes, ramBytes, platform, wsl, notes }
-  if (freeDiskBytes !== undefined) report.freeDiskBytes = freeDiskBytes
-  if (devices) report.devices = devices
-  return report
+  return named
 }
 
 // Keyed on globalThis so a second copy of this module (a config restart that re-evaluates the

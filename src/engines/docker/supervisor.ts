@@ -2,33 +2,30 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { debuglog } from 'node:util'
 import type Docker from 'dockerode'
 import { probeOllama, waitForOllama } from '../../ollama/probe.js'
-import { errorMessage, withLogTail } from '../../problem.js'
+import { errorMessage } from '../../problem.js'
 import type { EngineInfo } from '../../protocol.js'
 import { createEngineEventHub, type EngineEventHub } from '../events.js'
 import { containerDeath, STOP_TIMEOUT_S } from './container.js'
 import { isNotFound, isNotModified } from './errors.js'
 import { type ContainerEvent, watchContainerEvents } from './events.js'
 import { parseInferenceCompute, readLogTail } from './logs.js'
+import { gaveUpProblem } from './supervisor-messages.js'
+import {
+  type AwaitedAfter,
+  initialSupervisorState,
+  inputOfEvent,
+  type RestartPolicy,
+  type SupervisorEffect,
+  type SupervisorInput,
+} from './supervisor-states.js'
+import { transition } from './supervisor-transitions.js'
+
+export type { RestartPolicy } from './supervisor-states.js'
 
 const debug = debuglog('vite-plugin-ollama')
 
 /** How often Ollama is probed over HTTP while Docker cannot tell us about the container. */
 const HEALTH_INTERVAL_MS = 2000
-
-/** `docker kill` with no `-s`: the `kill` event's signal attribute is "9". */
-function isSigkill(signal: string | undefined): boolean {
-  return signal === '9' || signal === 'KILL' || signal === 'SIGKILL'
-}
-
-/** How crashes are retried. */
-export interface RestartPolicy {
-  /** Restarts allowed within `windowMs` before giving up. @default 5 */
-  maxAttempts: number
-  /** First delay; doubled per attempt, at most 30 s. @default 1000 */
-  baseDelayMs: number
-  /** @default 300000 (5 minutes) */
-  windowMs: number
-}
 
 export interface SupervisorOptions {
   docker: Docker
@@ -59,6 +56,10 @@ export interface DockerSupervisor {
  * `kill` before it; a plain `docker kill` counts as a crash) is restarted with backoff up to a
  * limit; a user's `docker stop` is respected and reported, and a later `docker start` is noticed.
  * While Docker itself does not answer, that is reported (`degraded`) until it is back (`restored`).
+ *
+ * What happens when is decided by the transition table (supervisor-transitions.ts): this function
+ * only feeds it the container's events and the outcomes of its own I/O, and runs the effects it
+ * names.
  */
 export async function createDockerSupervisor(opts: SupervisorOptions): Promise<DockerSupervisor> {
   const policy: RestartPolicy = {
@@ -70,141 +71,98 @@ export async function createDockerSupervisor(opts: SupervisorOptions): Promise<D
   const hub = createEngineEventHub()
   const info: EngineInfo = { kind: 'docker', url: opts.url, simulated: false }
   const container = opts.docker.getContainer(opts.containerId)
+  /** Aborted on close: ends every backoff and wait for Ollama in flight. */
   const lifetime = new AbortController()
-  // 'lost': Ollama stopped answering while Docker itself was unreachable, so nothing can be
-  // restarted yet; judged again when Docker answers.
-  let state: 'running' | 'recovering' | 'stopped' | 'failed' | 'lost' = 'running'
-  let userStopped = false
-  /** The Docker daemon (or the socket to it) does not answer: crash recovery is paused. */
-  let unreachable = false
+  let state = initialSupervisorState()
   let healthTimer: NodeJS.Timeout | undefined
-  let oom = false
-  let closing = false
-  const crashes: number[] = []
   let gpuTimer: NodeJS.Timeout | undefined
 
+  /** Runs one input through the table, then the effects it names, in order. */
+  function feed(input: SupervisorInput): void {
+    const step = transition(state, input, {
+      name: opts.name,
+      url: opts.url,
+      policy,
+      now: Date.now(),
+    })
+    state = step.state
+    for (const effect of step.effects) perform(effect)
+  }
+
+  function perform(effect: SupervisorEffect): void {
+    switch (effect.type) {
+      case 'emit':
+        hub.emit(effect.event)
+        return
+      case 'set-version':
+        info.version = effect.version
+        return
+      case 'backoff':
+        void backoff(effect.attempt, effect.delayMs)
+        return
+      case 'restart':
+        void restart(effect.attempt)
+        return
+      case 'await-ollama':
+        void awaitOllama(effect.after)
+        return
+      case 'check-state':
+        void checkState(effect.when)
+        return
+      case 'judge-lost':
+        void judgeLost()
+        return
+      case 'give-up':
+        void giveUp(effect.attempt)
+        return
+      case 'watch-health':
+        watchHealth()
+        return
+      case 'probe-health':
+        void probeHealth()
+        return
+      case 'unwatch-health':
+        unwatchHealth()
+        return
+      case 'release':
+        release()
+        return
+    }
+  }
+
   function onContainerEvent(event: ContainerEvent): void {
-    if (closing || (event.id && event.id !== opts.containerId)) return
-    switch (event.action) {
-      case 'kill':
-        // `docker stop` sends SIGTERM first (a SIGKILL only after its timeout), so a SIGTERM (or
-        // any other signal) is the user stopping it. A lone SIGKILL (`docker kill`, the way chaos
-        // tools and scripts crash a container) is treated as a crash and restarted; the message
-        // says how to stop it for good. Docker sends the signal as a number ("9").
-        if (!isSigkill(event.signal)) userStopped = true
-        return
-      case 'stop':
-        userStopped = true
-        return
-      case 'oom':
-        oom = true
-        return
-      case 'die':
-        onDie(event)
-        return
-      case 'destroy':
-        // Gone for good: a recovery loop in flight must not try to start it again.
-        userStopped = true
-        if (state !== 'stopped') {
-          state = 'stopped'
-          hub.emit({
-            type: 'stopped',
-            message: `The container ${opts.name} was removed outside the plugin; restart Vite to create it again.`,
-          })
-        }
-        return
-      case 'start':
-        if (state === 'stopped' || state === 'failed') void onUserStart()
-        return
-    }
+    if (event.id && event.id !== opts.containerId) return
+    const input = inputOfEvent(event)
+    if (input) feed(input)
   }
 
-  function onDie(event: ContainerEvent): void {
-    const code = event.exitCode ?? 'unknown'
-    if (userStopped) {
-      state = 'stopped'
-      hub.emit({
-        type: 'stopped',
-        message: `The container ${opts.name} was stopped outside the plugin (exit code ${code}). Start it with \`docker start ${opts.name}\`, or restart Vite.`,
-      })
-      return
-    }
-    if (state !== 'running') return // a restart attempt died: the recovery loop sees it
-    const why =
-      oom || code === 137
-        ? `was killed (exit code ${code}${oom ? ', out of memory' : ''}); restarting it (\`docker stop ${opts.name}\` keeps it stopped)`
-        : `exited with code ${code}`
-    oom = false
-    hub.emit({ type: 'crashed', message: `Ollama's container ${opts.name} ${why}` })
-    void recover()
-  }
-
-  /** Restarts with doubling delays until Ollama answers again, or the limit is reached. */
-  async function recover(): Promise<void> {
-    state = 'recovering'
-    for (;;) {
-      const now = Date.now()
-      crashes.push(now)
-      while (crashes.length && (crashes[0] ?? now) < now - policy.windowMs) crashes.shift()
-      const attempt = crashes.length
-      if (attempt > policy.maxAttempts) {
-        state = 'failed'
-        const lines = await readLogTail(container)
-        hub.emit({
-          type: 'failed',
-          problem: {
-            message: `Ollama's container ${opts.name} crashed ${attempt} time${attempt === 1 ? '' : 's'} in ${Math.round(policy.windowMs / 60_000)} minutes; not restarting it again.`,
-            hint: withLogTail(`See \`docker logs ${opts.name}\`, then restart Vite.`, lines),
-          },
-        })
-        return
-      }
-      const delayMs = Math.min(policy.baseDelayMs * 2 ** (attempt - 1), 30_000)
-      hub.emit({ type: 'restarting', attempt, delayMs })
-      try {
-        await sleep(delayMs, undefined, { signal: lifetime.signal })
-        if (userStopped || closing) return
-        await startQuietly()
-        const version = await waitForOllama(opts.url, {
-          timeoutMs: opts.readyTimeoutMs,
-          signal: lifetime.signal,
-          what: `The container ${opts.name}`,
-          died: async () => (userStopped ? 'was stopped' : await containerDeath(container)),
-        })
-        if (userStopped || closing) return
-        info.version = version
-        state = 'running'
-        hub.emit({ type: 'recovered' })
-        return
-      } catch (err) {
-        if (closing || userStopped) return
-        debug('restart attempt %d of %s failed: %s', attempt, opts.name, errorMessage(err))
-      }
-    }
-  }
-
-  /** The user started it again (`docker start`): back to running once Ollama answers. */
-  async function onUserStart(): Promise<void> {
-    userStopped = false
-    state = 'recovering'
+  async function backoff(attempt: number, delayMs: number): Promise<void> {
     try {
-      info.version = await waitForOllama(opts.url, {
+      await sleep(delayMs, undefined, { signal: lifetime.signal })
+    } catch {
+      return // closed meanwhile
+    }
+    feed({ type: 'backoff-elapsed', attempt })
+  }
+
+  async function restart(attempt: number): Promise<void> {
+    let outcome: SupervisorInput
+    try {
+      await startQuietly()
+      const version = await waitForOllama(opts.url, {
         timeoutMs: opts.readyTimeoutMs,
         signal: lifetime.signal,
         what: `The container ${opts.name}`,
-        died: () => containerDeath(container),
+        // A user's stop while Ollama boots ends the wait at once: the restart is dropped.
+        died: async () => (state.stopAsked ? 'was stopped' : await containerDeath(container)),
       })
-      if (closing || userStopped) return
-      state = 'running'
-      hub.emit({ type: 'recovered' })
+      outcome = { type: 'restart-succeeded', version }
     } catch (err) {
-      if (closing) return
-      debug('after docker start: %s', errorMessage(err))
-      if (!userStopped) {
-        state = 'running'
-        onDie({ action: 'die', id: opts.containerId, time: Date.now() / 1000 })
-      }
+      if (state.phase !== 'closed' && !state.stopAsked)
+        debug('restart attempt %d of %s failed: %s', attempt, opts.name, errorMessage(err))
+      outcome = { type: 'restart-failed', attempt }
     }
+    feed(outcome)
   }
 
   async function startQuietly(): Promise<void> {
@@ -213,6 +171,76 @@ export async function createDockerSupervisor(opts: SupervisorOptions): Promise<D
     } catch (err) {
       if (!isNotModified(err)) throw err
     }
+  }
+
+  /** Someone else started the container (the user, or it outlived Docker's absence). */
+  async function awaitOllama(after: AwaitedAfter): Promise<void> {
+    let outcome: SupervisorInput
+    try {
+      const version = await waitForOllama(opts.url, {
+        timeoutMs: opts.readyTimeoutMs,
+        signal: lifetime.signal,
+        what: `The container ${opts.name}`,
+        died: () => containerDeath(container),
+      })
+      outcome = { type: 'ollama-answered', after, version }
+    } catch (err) {
+      if (state.phase !== 'closed') {
+        debug(
+          after === 'user-start' ? 'after docker start: %s' : 'after Docker came back: %s',
+          errorMessage(err),
+        )
+      }
+      outcome = { type: 'ollama-unanswered', after }
+    }
+    feed(outcome)
+  }
+
+  async function checkState(when: string): Promise<void> {
+    feed({ type: 'state-checked', death: await containerDeath(container), when })
+  }
+
+  async function judgeLost(): Promise<void> {
+    feed({ type: 'lost-judged', death: await containerDeath(container) })
+  }
+
+  async function giveUp(attempt: number): Promise<void> {
+    const lines = await readLogTail(container)
+    hub.emit({
+      type: 'failed',
+      problem: gaveUpProblem(opts.name, attempt, policy.windowMs, lines),
+    })
+  }
+
+  /**
+   * While the events stream cannot reconnect, the container may well still run (chat keeps
+   * working), but a crash would go unnoticed: Ollama is probed over HTTP meanwhile, so a container
+   * that dies too is reported.
+   */
+  function watchHealth(): void {
+    if (healthTimer) return
+    healthTimer = setTimeout(() => {
+      healthTimer = undefined
+      feed({ type: 'health-due' })
+    }, HEALTH_INTERVAL_MS)
+    healthTimer.unref()
+  }
+
+  async function probeHealth(): Promise<void> {
+    const probe = await probeOllama(opts.url)
+    feed({ type: probe.kind === 'ollama' ? 'health-ok' : 'health-failed' })
+  }
+
+  function unwatchHealth(): void {
+    if (healthTimer) clearTimeout(healthTimer)
+    healthTimer = undefined
+  }
+
+  function release(): void {
+    lifetime.abort()
+    if (gpuTimer) clearTimeout(gpuTimer)
+    unwatchHealth()
+    watcher.close()
   }
 
   async function readGpuUse(): Promise<boolean> {
@@ -235,7 +263,7 @@ export async function createDockerSupervisor(opts: SupervisorOptions): Promise<D
     const deadline = Date.now() + 30_000
     const tick = async (): Promise<void> => {
       gpuTimer = undefined
-      if (closing || (await readGpuUse()) || Date.now() > deadline) return
+      if (state.phase === 'closed' || (await readGpuUse()) || Date.now() > deadline) return
       gpuTimer = setTimeout(tick, 500)
       gpuTimer.unref()
     }
@@ -243,110 +271,19 @@ export async function createDockerSupervisor(opts: SupervisorOptions): Promise<D
     gpuTimer.unref()
   }
 
-  /**
-   * Events can be missed: before the stream opened (between readiness and now), and while the
-   * daemon restarted (it keeps events in memory only). Judge from the container's state then.
-   */
-  async function checkState(when: string): Promise<void> {
-    if (closing || state !== 'running') return
-    const death = await containerDeath(container)
-    if (death && !closing && state === 'running') {
-      hub.emit({ type: 'crashed', message: `Ollama's container ${opts.name} ${death}${when}` })
-      void recover()
-    }
-  }
-
-  /**
-   * The events stream cannot reconnect: Docker stopped, or its socket went away. The container may
-   * well still run (chat keeps working), but a crash would go unnoticed: say so, and watch Ollama
-   * over HTTP meanwhile, so a container that dies too is reported.
-   */
-  function onUnreachable(reason: string): void {
-    if (closing || unreachable) return
-    unreachable = true
-    hub.emit({
-      type: 'degraded',
-      problem: {
-        message: `Docker does not answer (${reason}): crash recovery of the container ${opts.name} is paused.`,
-        hint: 'Start Docker again (Docker Desktop, Colima, Podman or `sudo systemctl start docker`); the plugin reconnects by itself.',
-      },
-    })
-    watchHealth()
-  }
-
-  function watchHealth(): void {
-    if (healthTimer || closing) return
-    healthTimer = setTimeout(async () => {
-      healthTimer = undefined
-      if (closing || !unreachable) return
-      if (state === 'running' && (await probeOllama(opts.url)).kind !== 'ollama') {
-        if (closing || !unreachable || state !== 'running') return
-        state = 'lost'
-        hub.emit({
-          type: 'crashed',
-          message: `Ollama stopped answering at ${opts.url} while Docker is unreachable; the plugin restarts the container ${opts.name} once Docker answers again`,
-        })
-      }
-      watchHealth()
-    }, HEALTH_INTERVAL_MS)
-    healthTimer.unref()
-  }
-
-  /** The events stream is back: lift the warning and judge what happened meanwhile. */
-  async function onReconnect(): Promise<void> {
-    if (closing) return
-    if (healthTimer) clearTimeout(healthTimer)
-    healthTimer = undefined
-    const was = unreachable
-    unreachable = false
-    if (was)
-      hub.emit({ type: 'restored', message: 'Docker answers again: crash recovery is back on.' })
-    if (state === 'lost') {
-      // Replayed `die` events are ignored while lost: decide from the container's state instead.
-      const death = await containerDeath(container)
-      if (closing || state !== 'lost') return
-      if (death) {
-        void recover()
-        return
-      }
-      state = 'recovering'
-      try {
-        info.version = await waitForOllama(opts.url, {
-          timeoutMs: opts.readyTimeoutMs,
-          signal: lifetime.signal,
-          what: `The container ${opts.name}`,
-          died: () => containerDeath(container),
-        })
-        if (closing || state !== 'recovering') return
-        state = 'running'
-        hub.emit({ type: 'recovered' })
-      } catch (err) {
-        if (closing) return
-        debug('after Docker came back: %s', errorMessage(err))
-        void recover()
-      }
-      return
-    }
-    await checkState(was ? ' while Docker was unreachable' : ' while the Docker daemon restarted')
-  }
-
   function closeSync(): void {
-    closing = true
-    lifetime.abort()
-    if (gpuTimer) clearTimeout(gpuTimer)
-    if (healthTimer) clearTimeout(healthTimer)
-    watcher.close()
+    feed({ type: 'close' })
   }
 
   const watcher = watchContainerEvents(
     opts.eventsClient,
     opts.name,
     onContainerEvent,
-    () => void onReconnect(),
-    onUnreachable,
+    () => feed({ type: 'docker-reconnected' }),
+    (reason) => feed({ type: 'docker-unreachable', reason }),
   )
   await watcher.ready
-  void checkState('')
+  feed({ type: 'watching' })
 
   return {
     hub,
