@@ -2,8 +2,9 @@
 // the build's declarations: dist/client/*.d.ts and dist/protocol.d.ts. `npm run build` runs it
 // after tsc:
 //
-//   node --import tsx scripts/client-dts.ts          writes client.d.ts from dist/
-//   node --import tsx scripts/client-dts.ts --check  fails if client.d.ts differs
+//   node --import tsx scripts/client-dts.ts                  writes client.d.ts from dist/
+//   node --import tsx scripts/client-dts.ts --check          fails if client.d.ts differs
+//   node --import tsx scripts/client-dts.ts --from-sources   prints it from an in-memory build
 //
 // The output is one ambient `declare module 'virtual:ollama'` holding what src/client/index.ts
 // exports, with the declarations it reaches inlined (no imports: the module must stand alone in an
@@ -356,10 +357,17 @@ export function standaloneDiagnostics(text: string, usage = ''): string[] {
 }
 
 function main(argv: string[]): void {
-  const text = generateClientDts({ outDir: buildOutDir() })
+  const fromSources = argv.includes('--from-sources')
+  const text = fromSources
+    ? generateClientDtsFromSources()
+    : generateClientDts({ outDir: buildOutDir() })
   const problems = standaloneDiagnostics(text)
   if (problems.length)
     throw new Error(`generated client.d.ts does not stand alone:\n${problems.join('\n')}`)
+  if (fromSources) {
+    process.stdout.write(text)
+    return
+  }
   if (argv.includes('--check')) {
     if (readFileSync(CLIENT_DTS, 'utf8') !== text) {
       console.error('client.d.ts differs from the build: run npm run build and commit it')

@@ -1,6 +1,10 @@
 // The package build (tsconfig.build.json) run in memory: what `tsc -p tsconfig.build.json` would
 // write to dist/, keyed by the path it would write, with nothing written. Tests use it to check the
-// build's output (declarations, source maps) without depending on an earlier `npm run build`.
+// build's output (declarations, source maps) without depending on an earlier `npm run build`:
+//
+//   node --import tsx scripts/emit.ts [--declarations] [--under src/client]
+//
+// prints { outputPath: text } as JSON (tests run it so, at low priority, off their own process).
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import ts from 'typescript'
@@ -68,4 +72,18 @@ export function formatDiagnostics(diagnostics: readonly ts.Diagnostic[]): string
     getCurrentDirectory: () => root,
     getNewLine: () => '\n',
   })
+}
+
+function main(argv: string[]): void {
+  const under = argv.includes('--under') ? argv[argv.indexOf('--under') + 1] : undefined
+  const dir = under && path.resolve(root, under) + path.sep
+  const out = emitBuild({
+    declarationOnly: argv.includes('--declarations'),
+    ...(dir ? { sources: (file: string) => file.startsWith(dir) } : {}),
+  })
+  process.stdout.write(JSON.stringify(Object.fromEntries(out)))
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2))
 }

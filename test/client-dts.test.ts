@@ -3,12 +3,9 @@
 // from dist/, which may be stale or absent) and compile an app against it.
 import { readFileSync } from 'node:fs'
 import { beforeAll, describe, expect, it } from 'vitest'
-import {
-  CLIENT_DTS,
-  generateClientDtsFromSources,
-  standaloneDiagnostics,
-} from '../scripts/client-dts.js'
+import { CLIENT_DTS, standaloneDiagnostics } from '../scripts/client-dts.js'
 import type { EngineName } from '../src/engines/index.js'
+import { runScript } from './helpers/script.js'
 
 // The engine kinds in client.d.ts are the registry's, written out (not imported from Node code).
 type DeclaredEngine = NonNullable<import('virtual:ollama').StateSnapshot['engine']>['kind']
@@ -78,8 +75,8 @@ describe('client.d.ts', () => {
   const committed = readFileSync(CLIENT_DTS, 'utf8')
   let generated: string
 
-  beforeAll(() => {
-    generated = generateClientDtsFromSources()
+  beforeAll(async () => {
+    generated = await runScript('scripts/client-dts.ts', ['--from-sources'])
   }, 120_000)
 
   it('is what the build generates from src/client (run npm run build and commit it)', () => {

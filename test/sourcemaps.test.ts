@@ -5,7 +5,8 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { emitBuild, root } from '../scripts/emit.js'
+import { root } from '../scripts/emit.js'
+import { runScript } from './helpers/script.js'
 
 interface SourceMap {
   sources: string[]
@@ -24,13 +25,12 @@ function isShipped(file: string): boolean {
 describe('source maps in the built package', () => {
   let maps: Map<string, SourceMap>
 
-  beforeAll(() => {
+  beforeAll(async () => {
     // The build of tsconfig.build.json in memory (dist/ on disk may be stale or absent), for the
     // modules the dev server serves from the package; the Node side gets the same options.
-    const client = `${path.sep}src${path.sep}client${path.sep}`
-    const out = emitBuild({ sources: (file) => file.includes(client) })
+    const json = await runScript('scripts/emit.ts', ['--under', 'src/client'])
     maps = new Map(
-      [...out]
+      Object.entries(JSON.parse(json) as Record<string, string>)
         .filter(([file]) => file.endsWith('.js.map'))
         .map(([file, text]) => [file, JSON.parse(text) as SourceMap]),
     )
