@@ -1,9 +1,9 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import pc from 'picocolors'
 import type { DockerAttempt, DockerConnection } from './engines/docker/connect.js'
+import { formatBytes } from './format.js'
 import { type ContainerGpuPlan, planContainerGpu } from './gpu/container.js'
 import { detectGpus, type GpuReport } from './gpu/detect.js'
-import { formatMemory } from './gpu/format.js'
 import {
   checkModelFit,
   type ModelFit,
@@ -170,7 +170,7 @@ function describeGpuLines(gpu: GpuReport): string[] {
   } else {
     gpu.gpus.forEach((g, i) => {
       const facts = [
-        g.vramBytes ? formatMemory(g.vramBytes) : undefined,
+        g.vramBytes ? formatBytes(g.vramBytes) : undefined,
         g.driver ? `driver ${g.driver}` : undefined,
         g.computeCapability
           ? g.vendor === 'nvidia'
@@ -181,7 +181,7 @@ function describeGpuLines(gpu: GpuReport): string[] {
       const text = `${g.name}${facts.length ? pc.dim(` (${facts.join(', ')})`) : ''}`
       lines.push(i === 0 ? row(ok, 'GPU', text) : more(text))
     })
-    lines.push(more(`${gpu.accelerator}, ${formatMemory(gpu.budgetBytes)} for one model`))
+    lines.push(more(`${gpu.accelerator}, ${formatBytes(gpu.budgetBytes)} for one model`))
   }
   for (const note of gpu.notes) lines.push(more(pc.dim(`· ${note}`)))
   return lines

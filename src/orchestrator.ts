@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
 import { startEngine } from './engines/index.js'
 import type { Engine, EngineEvent } from './engines/types.js'
+import { formatBytes } from './format.js'
 import { detectGpus, type GpuReport } from './gpu/detect.js'
 import { checkModelFit, modelSize, recommendModels } from './gpu/recommend.js'
 import { ModelManager } from './models/manager.js'
@@ -404,6 +405,6 @@ export function describeGpu(report: GpuReport): string {
   const gpu = report.gpus[0]
   if (!gpu || report.accelerator === 'cpu') return 'gpu: none found, models run on the CPU'
   const more = report.gpus.length > 1 ? ` (+${report.gpus.length - 1} more)` : ''
-  const vram = gpu.vramBytes ? `, ${(gpu.vramBytes / 2 ** 30).toFixed(0)} GiB` : ''
+  const vram = gpu.vramBytes ? `, ${formatBytes(gpu.vramBytes)}` : ''
   return `gpu: ${gpu.name}${vram}${more} via ${report.accelerator}`
 }

@@ -65,15 +65,25 @@ describe('runDoctor', () => {
     expect(report.tuning.map((t) => t.env)).toContain('OLLAMA_FLASH_ATTENTION')
 
     const text = formatDoctor(report).replace(ANSI, '')
-    expect(text).toMatch(/✓ GPU\s+NVIDIA GeForce RTX 4090 \(24 GB, driver 550\.54\.14, CC 8\.9\)/)
+    expect(text).toMatch(
+      /✓ GPU\s+NVIDIA GeForce RTX 4090 \(25\.8 GB, driver 550\.54\.14, CC 8\.9\)/,
+    )
     expect(text).toMatch(/✓ Docker\s+Docker 27\.3\.1/)
     expect(text).toMatch(/container GPU: nvidia/)
     expect(text).toMatch(/✓ Ollama\s+\S+ at http:\/\/127\.0\.0\.1:\d+/)
     expect(text).toMatch(/➜ Engine\s+auto picks external/)
     expect(text).toContain(
-      '! llama3.1:70b needs about 52 GB; your GPU has 24 GB: it will run partly on the CPU, much slower',
+      '! llama3.1:70b needs about 52.1 GB; your GPU has 25.8 GB: it will run partly on the CPU, much slower',
     )
     expect(text).toContain('✓ OLLAMA_FLASH_ATTENTION=1')
+    // One unit system: the card and what fits it both in decimal GB (it once read "needs about
+    // 25 GB of the 24 GB on the GPU" for a model that fits).
+    expect(text).toMatch(
+      /qwen3:32b\s+large chat with thinking mode; needs about 24\.5 GB of the 25\.8 GB on the GPU/,
+    )
+    expect(text).toContain('cuda, 25.8 GB for one model')
+    expect(text).not.toMatch(/\d\s*[KMGT]iB\b/)
+    expect(text).not.toMatch(/of the 24 GB/)
   })
 
   it('answers within 3 s on a machine with no GPU, no Docker and no Ollama, saying so', async () => {

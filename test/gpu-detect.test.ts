@@ -143,9 +143,9 @@ describe('detectGpus on recorded machines', () => {
       'NVIDIA H100 80GB HBM3',
     ])
     expect(report.budgetBytes).toBe(81559 * MIB)
-    expect(report.notes.join('\n')).toMatch(/2 GPUs with 159 GB in all/)
+    expect(report.notes.join('\n')).toMatch(/2 GPUs with 171\.0 GB in all/)
     expect(report.notes.join('\n')).toMatch(
-      /21 GB of NVIDIA H100 80GB HBM3's memory is held by other programs/,
+      /22\.3 GB of NVIDIA H100 80GB HBM3's memory is held by other programs/,
     )
   })
 

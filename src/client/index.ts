@@ -4,8 +4,8 @@
 //
 // No dependencies and no Node imports: it runs in any browser (and in Node >= 20 with a global
 // WebSocket). Vite serves these files as they are, so none of them may import Node code or npm
-// packages. Types for apps: `vite-plugin-ollama/client` (client.d.ts), which mirrors what this
-// file exports (a test keeps the two in step).
+// packages. Types for apps: `vite-plugin-ollama/client` (client.d.ts), which `npm run build`
+// generates from this file's declarations (scripts/client-dts.ts; a test keeps it in step).
 //
 // types.ts holds the wire shapes, http.ts the routes over fetch (sse.ts reads their streams),
 // socket.ts the WebSocket session; this file binds them to a configuration.
@@ -72,28 +72,33 @@ export function createOllamaClient(config: ClientConfig = {}): OllamaBrowserClie
 // `virtual:ollama` re-exports these, after the plugin called `configure` with its base and model.
 const shared: ClientConfig = { base: '/__ollama' }
 
-/** Sets the base and default model used by the functions below. */
+/** Sets the base and default model of the functions below (the plugin does this for you). */
 export function configure(config: ClientConfig): void {
   if (config.base !== undefined) shared.base = config.base
   if (config.defaultModel !== undefined) shared.defaultModel = config.defaultModel
 }
 
+/** One complete reply (`POST /chat`, JSON). `input` is a prompt or a messages array. */
 export function chat(input: ChatInput, opts?: ChatOptions): Promise<ChatResult> {
   return chatWith(shared, input, opts)
 }
 
+/** The reply as it streams (`POST /chat`, Server-Sent Events). */
 export function chatStream(input: ChatInput, opts?: ChatStreamOptions): AsyncIterable<string> {
   return chatStreamWith(shared, input, opts)
 }
 
+/** A WebSocket chat session with history, rooms and automatic reconnect (`WS /ws`). */
 export function connect(opts?: ConnectOptions): ChatSocket {
   return connectWith(shared, opts)
 }
 
+/** The plugin's state snapshot (`GET /status`). */
 export function status(opts?: { signal?: AbortSignal }): Promise<StateSnapshot> {
   return statusWith(shared, opts?.signal)
 }
 
+/** Pulls a model through the plugin, yielding progress (`POST /pull`). */
 export function pull(model: string, opts?: { signal?: AbortSignal }): AsyncIterable<PullProgress> {
   return pullWith(shared, model, opts)
 }

@@ -1,6 +1,6 @@
+import { formatBytes } from '../format.js'
 import type { Accelerator } from '../protocol.js'
 import { type CatalogModel, findModel, MODEL_CATALOG, type ModelKind } from './catalog.js'
-import { formatMemory, formatSize } from './format.js'
 
 export type { CatalogModel, ModelKind } from './catalog.js'
 export { findModel, MODEL_CATALOG, normalizeModelName } from './catalog.js'
@@ -71,7 +71,7 @@ export function recommendModels(
       kind: model.kind,
       sizeBytes: model.sizeBytes,
       needBytes,
-      reason: `${model.about}; needs about ${formatSize(needBytes)} of the ${formatMemory(budgetBytes)} ${where(accelerator)}`,
+      reason: `${model.about}; needs about ${formatBytes(needBytes)} of the ${formatBytes(budgetBytes)} ${where(accelerator)}`,
     }
   })
 }
@@ -100,8 +100,9 @@ export function checkModelFit(
     }
   }
   const needBytes = memoryNeeded(known.sizeBytes)
-  const need = formatSize(needBytes)
-  const have = formatMemory(budgetBytes)
+  // Both in the one unit of formatBytes: they meet in one sentence.
+  const need = formatBytes(needBytes)
+  const have = formatBytes(budgetBytes)
   const base = { model, sizeBytes: known.sizeBytes, needBytes }
   const cpu = options.accelerator === 'cpu'
   if (needBytes <= budgetBytes) {
