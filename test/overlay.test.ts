@@ -8,7 +8,6 @@ import {
   formatEta,
   formatPercent,
   formatSpeed,
-  formatVram,
   gpuLine,
   normaliseModelName,
 } from '../src/client/overlay-format.js'
@@ -31,8 +30,9 @@ const poll = { timeout: 5_000, interval: 25 }
 
 describe('overlay text', () => {
   it('formats sizes, speeds, ETAs and percentages the way the card shows them', () => {
-    expect(formatVram(24 * 1024 ** 3)).toBe('24 GB')
-    expect(formatVram(8_589_934_592 - 300 * 1024 ** 2)).toBe('7.7 GB')
+    // One unit rule with the terminal (src/format.ts): decimal, so a 24 GiB card is 25.8 GB.
+    expect(formatBytes(24 * 1024 ** 3)).toBe('25.8 GB')
+    expect(formatBytes(8_589_934_592 - 300 * 1024 ** 2)).toBe('8.3 GB')
     expect(formatBytes(2_019_393_189)).toBe('2.0 GB')
     expect(formatBytes(809_000_000)).toBe('809 MB')
     expect(formatBytes(0)).toBe('0 B')
@@ -50,7 +50,7 @@ describe('overlay text', () => {
   it('names the engine, the GPU and the model the way users know them', () => {
     expect(engineLine(readySnapshot.engine)).toBe('Docker · Ollama 0.12.3')
     expect(engineLine(null)).toBe('No engine')
-    expect(gpuLine(readySnapshot.gpu)).toBe('NVIDIA GeForce RTX 4090 · 24 GB')
+    expect(gpuLine(readySnapshot.gpu)).toBe('NVIDIA GeForce RTX 4090 · 25.8 GB')
     expect(gpuLine({ gpus: [], accelerator: 'cpu' })).toBe('CPU only')
     expect(normaliseModelName('llama3.2')).toBe('llama3.2:latest')
     expect(normaliseModelName('hf.co/org/model:Q4_K_M')).toBe('hf.co/org/model:Q4_K_M')
@@ -133,7 +133,7 @@ describe.skipIf(skipBrowser)(browserSuite, () => {
     expect(await part(page, 'phase').getAttribute('role')).toBe('status')
     expect(await part(page, 'phase').getAttribute('aria-live')).toBe('polite')
     expect(await part(page, 'engine').textContent()).toBe('Docker · Ollama 0.12.3')
-    expect(await part(page, 'gpu').textContent()).toBe('NVIDIA GeForce RTX 4090 · 24 GB')
+    expect(await part(page, 'gpu').textContent()).toBe('NVIDIA GeForce RTX 4090 · 25.8 GB')
     expect(await part(page, 'simulated-badge').isVisible()).toBe(false)
     const row = modelRow(page, 'llama3.2:latest')
     expect(await part(row, 'model-status').textContent()).toBe('loaded · 100% GPU')

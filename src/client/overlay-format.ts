@@ -35,29 +35,23 @@ export function gpuLine(gpu: StateSnapshot['gpu']): string {
   if (!gpu) return 'detecting…'
   const [first, ...rest] = gpu.gpus
   if (!first || gpu.accelerator === 'cpu') return 'CPU only'
-  const vram = first.vramBytes ? ` · ${formatVram(first.vramBytes)}` : ''
+  const vram = first.vramBytes ? ` · ${formatBytes(first.vramBytes)}` : ''
   const more = rest.length > 0 ? ` (+${rest.length} more)` : ''
   return `${first.name}${vram}${more}`
 }
 
 const units = ['B', 'KB', 'MB', 'GB', 'TB']
 
-/** Decimal sizes, as Ollama's CLI prints a pull ("1.2 GB/2.0 GB") and as the MB/s beside them. */
+/**
+ * Decimal sizes for every size the card shows, VRAM included (the terminal's rule, src/format.ts):
+ * as Ollama's CLI prints a pull ("1.2 GB/2.0 GB"), so a 24 GiB card reads "25.8 GB".
+ */
 export function formatBytes(bytes: number): string {
-  return formatUnits(bytes, 1000)
-}
-
-/** VRAM in binary units under the everyday names: a 24 GiB card reads "24 GB", as sold. */
-export function formatVram(bytes: number): string {
-  return formatUnits(bytes, 1024)
-}
-
-function formatUnits(bytes: number, step: number): string {
   if (!Number.isFinite(bytes) || bytes <= 0) return '0 B'
   let value = bytes
   let unit = 0
-  while (value >= step && unit < units.length - 1) {
-    value /= step
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000
     unit++
   }
   const digits = unit === 0 || value >= 100 || Number.isInteger(value) ? 0 : 1

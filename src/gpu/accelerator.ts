@@ -1,6 +1,6 @@
+import { formatBytes } from '../format.js'
 import type { Accelerator } from '../protocol.js'
 import type { GpuInfo } from './detect.js'
-import { formatMemory } from './format.js'
 import type { GpuDevices, SysfsCard } from './sysfs.js'
 
 // Which accelerator Ollama would use on what detection found, and how much memory one model may
@@ -99,7 +99,7 @@ function cudaChoice(cudaGpus: GpuInfo[], ramBytes: number, notes: string[]): Acc
   // GB10 (DGX Spark) and Jetson share system memory: nvidia-smi prints [N/A] for memory.total.
   const shared = Math.floor(ramBytes * UNIFIED_RAM_SHARE)
   notes.push(
-    `${cudaGpus[0]?.name} reports no VRAM of its own (unified memory): about ${formatMemory(shared)} of system RAM is counted for models`,
+    `${cudaGpus[0]?.name} reports no VRAM of its own (unified memory): about ${formatBytes(shared)} of system RAM is counted for models`,
   )
   return { accelerator: 'cuda', budgetBytes: shared }
 }
@@ -129,7 +129,7 @@ export function settleBudget(
   if (choice.accelerator === 'cpu') {
     const budgetBytes = Math.floor(ramBytes * CPU_RAM_SHARE)
     notes.push(
-      `no GPU Ollama can use: models run on the CPU, with about ${formatMemory(budgetBytes)} of RAM to spare for them`,
+      `no GPU Ollama can use: models run on the CPU, with about ${formatBytes(budgetBytes)} of RAM to spare for them`,
     )
     return budgetBytes
   }
@@ -137,14 +137,14 @@ export function settleBudget(
   for (const g of used) {
     const taken = (g.vramBytes ?? 0) - (g.freeVramBytes ?? 0)
     if (taken > 0.2 * (g.vramBytes ?? 0)) {
-      notes.push(`${formatMemory(taken)} of ${g.name}'s memory is held by other programs`)
+      notes.push(`${formatBytes(taken)} of ${g.name}'s memory is held by other programs`)
     }
   }
   const { counted } = choice
   if (counted.length > 1) {
     const total = counted.reduce((sum, g) => sum + (g.vramBytes ?? 0), 0)
     notes.push(
-      `${counted.length} GPUs with ${formatMemory(total)} in all: a model larger than one GPU is split across them, which is slower`,
+      `${counted.length} GPUs with ${formatBytes(total)} in all: a model larger than one GPU is split across them, which is slower`,
     )
   }
   return choice.budgetBytes

@@ -1,5 +1,5 @@
+import { formatBytes } from '../format.js'
 import type { GpuInfo, GpuReport } from './detect.js'
-import { formatMemory } from './format.js'
 
 /** One Ollama server setting a GPU engineer would suggest for this machine. */
 export interface Tuning {
@@ -65,7 +65,7 @@ export function recommendTuning(report: GpuReport): Tuning[] {
       tuning.push({
         env: 'OLLAMA_KV_CACHE_TYPE',
         value: 'q8_0',
-        reason: `${formatMemory(budget)} is tight: an 8-bit KV cache halves the context's memory (needs flash attention; answers can differ slightly)`,
+        reason: `${formatBytes(budget)} is tight: an 8-bit KV cache halves the context's memory (needs flash attention; answers can differ slightly)`,
         safe: false,
       })
     }
@@ -78,9 +78,9 @@ export function recommendTuning(report: GpuReport): Tuning[] {
     value: String(parallel),
     reason:
       parallel > 1
-        ? `${formatMemory(budget)} leaves room for ${parallel} chats at once per model (each adds a context's KV cache)`
+        ? `${formatBytes(budget)} leaves room for ${parallel} chats at once per model (each adds a context's KV cache)`
         : gpu
-          ? `with ${formatMemory(budget)}, one chat at a time keeps the whole model on the GPU`
+          ? `with ${formatBytes(budget)}, one chat at a time keeps the whole model on the GPU`
           : 'on the CPU a second chat at once only halves the speed of both',
     safe: true,
   })
@@ -92,8 +92,8 @@ export function recommendTuning(report: GpuReport): Tuning[] {
     value: String(loaded),
     reason:
       loaded === 1
-        ? `${gpu ? formatMemory(budget) : 'RAM for models'} holds one model at a time; switching models reloads`
-        : `${formatMemory(budget)} can keep ${loaded} models loaded, so switching models does not reload`,
+        ? `${gpu ? formatBytes(budget) : 'RAM for models'} holds one model at a time; switching models reloads`
+        : `${formatBytes(budget)} can keep ${loaded} models loaded, so switching models does not reload`,
     safe: true,
   })
   return tuning
