@@ -164,26 +164,20 @@ export type ServerFrame =
   | { type: 'joined'; room: string; members: number }
   | { type: 'left'; room: string }
 
-/** Frames to the server. */
+/** A chat over the socket, before saying what is asked (`content` or `messages`). */
+interface ChatFrameBase {
+  type: 'chat'
+  id: ChatId
+  session?: string
+  room?: string
+  model?: string
+  options?: Record<string, unknown>
+}
+
+/** Frames to the server: a chat sends `content` (added to the session's history) or `messages`. */
 export type ClientFrame =
-  | {
-      type: 'chat'
-      id: ChatId
-      session?: string
-      room?: string
-      model?: string
-      content: string
-      options?: Record<string, unknown>
-    }
-  | {
-      type: 'chat'
-      id: ChatId
-      session?: string
-      room?: string
-      model?: string
-      messages: ChatMessage[]
-      options?: Record<string, unknown>
-    }
+  | (ChatFrameBase & { content: string })
+  | (ChatFrameBase & { messages: ChatMessage[] })
   | { type: 'cancel'; id: ChatId }
   | { type: 'join'; room: string }
   | { type: 'leave'; room: string }

@@ -1,6 +1,6 @@
 import { probeOllama } from '../ollama/probe.js'
 import type { EngineInfo } from '../protocol.js'
-import { type SimulatorOptions, startSimulator } from '../simulator/index.js'
+import type { SimulatorOptions } from '../simulator/index.js'
 import { createEngineEventHub } from './events.js'
 import type { Driver, Engine } from './types.js'
 
@@ -11,6 +11,9 @@ import type { Driver, Engine } from './types.js'
 export async function startSimulatorEngine(
   opts: { reason: string; simulator?: SimulatorOptions } = { reason: 'engine is "simulator"' },
 ): Promise<Engine> {
+  // Loaded here, not with the driver: the resolver loads every driver to ask for claims, and the
+  // simulator server is 17 modules that only this start needs.
+  const { startSimulator } = await import('../simulator/index.js')
   const sim = await startSimulator({ host: '127.0.0.1', port: 0, ...opts.simulator })
   const hub = createEngineEventHub()
   const info: EngineInfo = {

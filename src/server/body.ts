@@ -23,8 +23,9 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 
 /** Answers `{ error, hint? }` with the problem's status, else a 500. */
 export function sendError(res: ServerResponse, err: unknown): void {
-  const status = isHttpProblem(err) ? err.status : 500
+  let status = 500
   if (isHttpProblem(err)) {
+    status = err.status
     for (const [name, value] of Object.entries(err.headers ?? {})) res.setHeader(name, value)
   }
   const { message, hint } = toProblem(err)

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { debuglog } from 'node:util'
+import { OllamaError } from '../ollama/errors.js'
 import { ProblemError, toProblem } from '../problem.js'
 import type { ChatSseEvents } from '../protocol.js'
 import { isHttpProblem, parsePayload, readJsonBody, sendError, sendJson } from './body.js'
@@ -91,9 +92,6 @@ function noop(): void {}
 
 /** Ollama's status when it answered with one, 502 when it could not be reached. */
 function asHttpError(err: unknown): unknown {
-  if (isHttpProblem(err)) return err
-  const status = (err as { status?: unknown } | null)?.status
-  if (typeof status !== 'number') return err
-  const { message, hint } = toProblem(err)
-  return new ProblemError({ status: status >= 400 && status < 600 ? status : 502, message, hint })
+  if (isHttpProblem(err) || !(err instanceof OllamaError)) return err
+  return new ProblemError({ ...err.problem, status: 502 })
 }
