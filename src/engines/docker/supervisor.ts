@@ -5,7 +5,7 @@ import { probeOllama, waitForOllama } from '../../ollama/probe.js'
 import { errorMessage } from '../../problem.js'
 import type { EngineInfo } from '../../protocol.js'
 import { createEngineEventHub, type EngineEventHub } from '../events.js'
-import { containerDeath, STOP_TIMEOUT_S } from './container.js'
+import { containerDeath, STOP_TIMEOUT_S, startContainer } from './container.js'
 import { isNotFound, isNotModified } from './errors.js'
 import { type ContainerEvent, watchContainerEvents } from './events.js'
 import { parseInferenceCompute, readLogTail } from './logs.js'
@@ -148,7 +148,7 @@ export async function createDockerSupervisor(opts: SupervisorOptions): Promise<D
   async function restart(attempt: number): Promise<void> {
     let outcome: SupervisorInput
     try {
-      await startQuietly()
+      await startContainer(container)
       const version = await waitForOllama(opts.url, {
         timeoutMs: opts.readyTimeoutMs,
         signal: lifetime.signal,
@@ -163,14 +163,6 @@ export async function createDockerSupervisor(opts: SupervisorOptions): Promise<D
       outcome = { type: 'restart-failed', attempt }
     }
     feed(outcome)
-  }
-
-  async function startQuietly(): Promise<void> {
-    try {
-      await container.start()
-    } catch (err) {
-      if (!isNotModified(err)) throw err
-    }
   }
 
   /** Someone else started the container (the user, or it outlived Docker's absence). */
