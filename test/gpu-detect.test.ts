@@ -347,7 +347,9 @@ describe('detectGpus and the event loop', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
-  it('keeps the loop responsive (< 50 ms delay) while a 1 s nvidia-smi runs', async () => {
+  // A blocking call would stall the loop for the whole second nvidia-smi takes; a loaded two-core
+  // CI runner alone delays it by up to ~100 ms, so the bound sits between the two.
+  it('never blocks the loop for the length of a 1 s nvidia-smi', async () => {
     const histogram = monitorEventLoopDelay({ resolution: 10 })
     histogram.enable()
     const started = performance.now()
@@ -357,6 +359,6 @@ describe('detectGpus and the event loop', () => {
     expect(took).toBeGreaterThanOrEqual(900)
     expect(report.gpus.find((g) => g.vendor === 'nvidia')?.name).toBe('NVIDIA GeForce RTX 4090')
     expect(report.accelerator).toBe('cuda')
-    expect(histogram.max / 1e6).toBeLessThan(50)
+    expect(histogram.max / 1e6).toBeLessThan(300)
   })
 })
