@@ -1,5 +1,7 @@
 import { z } from 'zod'
 import { type EngineName, engineNames } from './engines/index.js'
+import { type Limits, limitNames, limits as defaultLimits } from './limits.js'
+import { modelNameSchema } from './models/name.js'
 
 /** Container settings for the `docker` engine. */
 export interface DockerOptions {
@@ -52,6 +54,9 @@ export interface OverlayOptions {
   /** @default false */
   collapsed?: boolean
 }
+
+/** What peers that are not on loopback may do: nothing, chat, or everything. */
+export type NetworkPolicy = 'none' | 'chat' | 'full'
 
 /** What `engine` may say: `'auto'`, or one kind of the engine registry. */
 export type EngineKind = 'auto' | EngineName
@@ -128,6 +133,25 @@ export interface OllamaPluginOptions {
    */
   maxBodySize?: number
   /**
+   * What peers that are not on this machine may do when the dev server is exposed
+   * (`server.host`): nothing (`'none'`), chat but never manage models (`'chat'`), or everything
+   * (`'full'`).
+   * @default 'chat'
+   */
+  network?: NetworkPolicy
+  /**
+   * Page origins besides the dev server's own allowed to call the routes, each exactly
+   * `scheme://host:port`, e.g. `['http://localhost:3000']`.
+   * @default []
+   */
+  allowedOrigins?: string[]
+  /**
+   * Bounds on what requests can make the dev server keep or run; see the README's table of
+   * bounds, e.g. `{ historyBytes: 1048576 }`.
+   * @default see the README
+   */
+  limits?: Partial<Limits>
+  /**
    * Also run when Vite is in middleware mode (no HTTP server of its own: SSR hosts, Storybook,
    * Vitest): the routes are mounted, the WebSocket route is not.
    * @default false
@@ -164,14 +188,35 @@ export interface SimulatorSettings {
   installed?: string[]
 }
 
-const modelName = z
+const modelName = modelNameSchema
+
+/** An exact page origin: scheme, host and port, nothing more (a trailing "/" is forgiven). */
+const originSchema = z
   .string()
-  .trim()
-  .min(1, 'a model name cannot be empty')
-  .regex(
-    /^[a-zA-Z0-9][a-zA-Z0-9._:/-]*$/,
-    'use a name from ollama.com/library, such as "llama3.2" or "qwen2.5:7b"',
+  .transform((value) => value.replace(/\/$/, ''))
+  .refine(
+    (value) => {
+      try {
+        const url = new URL(value)
+        return /^https?:$/.test(url.protocol) && url.origin === value.toLowerCase()
+      } catch {
+        return false
+      }
+    },
+    { error: 'use an origin such as "http://localhost:3000" (scheme://host:port, no path)' },
   )
+  .transform((value) => new URL(value).origin)
+
+const limitsSchema = z
+  .object(
+    Object.fromEntries(
+      limitNames.map((name) => [
+        name,
+        z.number().int('use a whole number').positive('use a number above 0').optional(),
+      ]),
+    ) as Record<keyof Limits, z.ZodOptional<z.ZodNumber>>,
+  )
+  .strict()
 
 const keepAlive = z.union([
   z.number().int(),
@@ -241,6 +286,9 @@ export const optionsSchema = z
       .int()
       .positive()
       .default(1024 * 1024),
+    network: z.enum(['none', 'chat', 'full']).default('chat'),
+    allowedOrigins: z.array(originSchema).default([]),
+    limits: limitsSchema.default({}),
     middlewareMode: z.boolean().default(false),
     docker: dockerSchema.default(dockerSchema.parse({})),
     simulator: simulatorSchema.default(simulatorSchema.parse({})),
@@ -252,13 +300,18 @@ export type ResolvedSimulatorOptions = z.output<typeof simulatorSchema>
 export type ResolvedOverlayOptions = z.output<typeof overlaySchema>
 
 export interface ResolvedOptions
-  extends Omit<z.output<typeof optionsSchema>, 'overlay' | 'autoPull' | 'defaultModel' | 'models'> {
+  extends Omit<
+    z.output<typeof optionsSchema>,
+    'overlay' | 'autoPull' | 'defaultModel' | 'models' | 'limits'
+  > {
   models: string[]
   /** `undefined` only when `models` is empty and none was set. */
   defaultModel: string | undefined
   /** The models to pull when missing: `autoPull` resolved against `models`. */
   autoPull: string[]
   overlay: ResolvedOverlayOptions | false
+  /** Every bound, the defaults filled in. */
+  limits: Limits
 }
 
 /** An option that does not validate: the message names the option and how to fix it. */
@@ -304,5 +357,15 @@ export function resolveOptions(options: OllamaPluginOptions = {}): ResolvedOptio
   }
   const overlay =
     o.overlay === false ? false : o.overlay === true ? overlaySchema.parse({}) : o.overlay
-  return { ...o, models, defaultModel, autoPull, overlay, url: o.url.replace(/\/+$/, '') }
+  const limits = { ...defaultLimits } as Limits
+  for (const name of limitNames) limits[name] = o.limits[name] ?? defaultLimits[name]
+  return {
+    ...o,
+    models,
+    defaultModel,
+    autoPull,
+    overlay,
+    limits,
+    url: o.url.replace(/\/+$/, ''),
+  }
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
+import { limits } from '../src/limits.js'
 import { engineKinds, resolveOptions } from '../src/options.js'
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
@@ -64,5 +65,15 @@ describe('README options table', () => {
   it('names every engine kind of the registry in the engine row', () => {
     const row = /^\| `engine` \|.*$/m.exec(readme)?.[0] ?? ''
     for (const kind of engineKinds) expect(row, kind).toContain(`'${kind}'`)
+  })
+})
+
+describe('README bounds table', () => {
+  it('lists every bound of src/limits.ts with its default', () => {
+    const section = readme.split('<!-- bounds-table')[1]?.split('<!-- /bounds-table -->')[0]
+    if (!section) throw new Error('README has no bounds table between its markers')
+    const rows = new Map<string, number>()
+    for (const m of section.matchAll(/^\| `(\w+)` \| `(\d+)` \|/gm)) rows.set(m[1]!, Number(m[2]))
+    expect(Object.fromEntries(rows)).toEqual(limits)
   })
 })

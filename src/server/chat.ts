@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { modelNameSchema } from '../models/name.js'
 import type { OllamaClient } from '../ollama/client.js'
 import { ProblemError } from '../problem.js'
 import type { ChatMetrics, ChatResult } from '../protocol.js'
@@ -6,12 +7,6 @@ import { type RouteContext, unavailableProblem } from './context.js'
 
 // One chat turn against Ollama, shared by `POST /chat` (SSE or JSON) and the WebSocket: the
 // payload schema, the model default, the upstream stream and the metrics the browser sees.
-
-export const modelNameSchema = z
-  .string()
-  .trim()
-  .min(1, 'a model name cannot be empty')
-  .regex(/^[a-zA-Z0-9][a-zA-Z0-9._:/-]*$/, 'use a model name such as "llama3.2" or "qwen2.5:7b"')
 
 export const chatMessageSchema = z.looseObject({
   role: z.enum(['system', 'user', 'assistant', 'tool']),

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { ClientFrame, ServerFrame } from '../../protocol.js'
-import { chatMessageSchema, modelNameSchema, modelOptionsSchema } from '../chat.js'
+import { modelNameSchema } from '../../models/name.js'
+import { chatMessageSchema, modelOptionsSchema } from '../chat.js'
 
 // The chat WebSocket's frames: what a client may send, checked here with zod, and what the server
 // sends, typed by `ServerFrame` from protocol.ts (the shapes the browser's `connect()` reads).
