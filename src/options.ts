@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { type EngineName, engineNames } from './engines/index.js'
-import { type Limits, limitNames, limits as defaultLimits } from './limits.js'
-import { modelNameSchema } from './models/name.js'
+import { limits as defaultLimits, type Limits, limitNames } from './limits.js'
+import { isValidModelName } from './models/name.js'
 
 /** Container settings for the `docker` engine. */
 export interface DockerOptions {
@@ -187,6 +187,15 @@ export interface SimulatorSettings {
    */
   installed?: string[]
 }
+
+/** A model name as options and requests give it: trimmed, then held to Ollama's grammar. */
+export const modelNameSchema = z
+  .string()
+  .trim()
+  .min(1, 'a model name cannot be empty')
+  .refine(isValidModelName, {
+    error: 'use a name from ollama.com/library, such as "llama3.2" or "qwen2.5:7b"',
+  })
 
 const modelName = modelNameSchema
 

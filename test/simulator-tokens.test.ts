@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { displayName, parseModelName } from '../src/simulator/names.js'
+import { displayName, parseModelName } from '../src/models/name.js'
 import { simulatedReply, simulatedTokens, tokenize } from '../src/simulator/tokens.js'
 
 describe('simulator: the deterministic reply', () => {

@@ -1,6 +1,6 @@
 import { z } from 'zod'
-import { modelNameSchema } from '../models/name.js'
 import type { OllamaClient } from '../ollama/client.js'
+import { modelNameSchema } from '../options.js'
 import { ProblemError } from '../problem.js'
 import type { ChatMetrics, ChatResult } from '../protocol.js'
 import { type RouteContext, unavailableProblem } from './context.js'

@@ -3,11 +3,11 @@
 // the exact error bodies. The reply text is documented in tokens.ts (simulatedReply).
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { fullName, parseModelName } from '../models/name.js'
 import { goTime, nowNs } from './clock.js'
 import { beginStream, type SimContext } from './context.js'
 import { planTokens, runTokens, Timing, type TokenPlan, waitFirstByte } from './generation.js'
 import { expectType, goStringify, HttpError, type JsonObject, sendJson } from './http.js'
-import { fullName, parseModelName } from './names.js'
 import type { InstalledModel } from './registry.js'
 import { countTokens, tokenId } from './tokens.js'
 import {

@@ -3,9 +3,9 @@
 // pseudo-random direction, so texts that share words have a high cosine similarity.
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { parseModelName } from '../models/name.js'
 import type { SimContext } from './context.js'
 import { expectType, HttpError, type JsonObject, sendJson } from './http.js'
-import { parseModelName } from './names.js'
 import type { InstalledModel } from './registry.js'
 import { countTokens, hash32, tokenize } from './tokens.js'
 import { keepAliveOf } from './validate.js'

@@ -2,11 +2,11 @@
 // /api/ps, /api/show, /api/copy, /api/delete, with Ollama's field sets and exact error texts.
 
 import type { ServerResponse } from 'node:http'
+import { displayName, parseModelName } from '../models/name.js'
 import type { ModelSpec } from './catalog.js'
 import { goTime } from './clock.js'
 import type { SimContext } from './context.js'
 import { expectType, HttpError, type JsonObject, sendEmpty, sendJson } from './http.js'
-import { displayName, parseModelName } from './names.js'
 import type { InstalledModel } from './registry.js'
 
 function details(spec: ModelSpec, withLengths: boolean): JsonObject {

@@ -4,6 +4,7 @@
 // errors.
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { displayName, parseModelName } from '../models/name.js'
 import type { SimContext } from './context.js'
 import { beginStream } from './context.js'
 import { embedInputs, findEmbedModel } from './embed.js'
@@ -17,7 +18,6 @@ import {
   sendJson,
   sendText,
 } from './http.js'
-import { displayName, parseModelName } from './names.js'
 import type { InstalledModel } from './registry.js'
 import { countTokens } from './tokens.js'
 

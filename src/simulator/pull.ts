@@ -6,10 +6,10 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { displayName, parseModelName } from '../models/name.js'
 import type { Layer } from './catalog.js'
 import { beginStream, type SimContext } from './context.js'
 import { expectType, goStringify, HttpError, type JsonObject, sendJson } from './http.js'
-import { displayName, parseModelName } from './names.js'
 import type { ModelRegistry } from './registry.js'
 
 /** Ollama's download ticker: one progress line per layer every 60 ms, changed or not. */

@@ -1,6 +1,7 @@
 // The simulator's model store: what is "on disk" (/api/tags), what is "in memory" (/api/ps), the
 // pullable catalog, and the blobs downloaded so far (so an interrupted pull resumes).
 
+import { modelKey, normalizeModelName } from '../models/name.js'
 import {
   buildModel,
   builtinCatalog,
@@ -9,7 +10,6 @@ import {
   defaultSpec,
 } from './catalog.js'
 import { nowNs } from './clock.js'
-import { modelKey, normalizeModelName } from './names.js'
 
 export interface InstalledModel extends CatalogModel {
   modifiedNs: bigint
