@@ -6,11 +6,12 @@ import { version as viteVersion } from 'vite'
 import { type OllamaPluginOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import { Orchestrator } from './orchestrator.js'
 import type { RouteContext } from './server/context.js'
+import { exposureLine } from './server/network.js'
 import { connectOverlayEvents } from './server/overlay-events.js'
 import { ollamaRoutes } from './server/routes.js'
 import { attachChatSocket } from './server/ws/socket.js'
 import { processState } from './singleton.js'
-import { reportToTerminal } from './terminal.js'
+import { announce, reportToTerminal } from './terminal.js'
 
 export type * from './engines/types.js'
 export type { GpuInfo, GpuReport } from './gpu/detect.js'
@@ -145,7 +146,11 @@ export function ollama(userOptions: OllamaPluginOptions = {}): Plugin {
       if (!supportsCloseServerHook(running ?? viteVersion)) wrapCloseForOldVite(server)
 
       // Never delay `listening`: the app is served at once, Ollama comes up beside it.
-      const start = () => void orchestrator.start()
+      const start = () => {
+        const exposure = exposureLine(server.httpServer?.address() ?? null, options.network)
+        if (exposure) announce(config.logger, exposure)
+        void orchestrator.start()
+      }
       if (server.httpServer && !server.httpServer.listening)
         server.httpServer.once('listening', start)
       else setImmediate(start)

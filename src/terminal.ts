@@ -34,8 +34,6 @@ export function reportToTerminal(orchestrator: Orchestrator, options: TerminalOp
   /** The error each model last reported, so a failure is printed once. */
   const reported = new Map<string, string>()
 
-  const line = (msg: string) => `${colors.dim(new Date().toLocaleTimeString())} ${TAG} ${msg}`
-
   function clearBars(): void {
     if (!tty || drawn === 0) return
     // Only move up over our own block: if anything else was printed since, leave it be.
@@ -147,4 +145,14 @@ function formatEta(seconds: number): string {
   return m < 60
     ? `${m}m${String(seconds % 60).padStart(2, '0')}s`
     : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`
+}
+
+/** A line in the plugin's voice: Vite's timestamp, then the tag. */
+function line(message: string): string {
+  return `${colors.dim(new Date().toLocaleTimeString())} ${TAG} ${message}`
+}
+
+/** One line outside the reporter's flow, such as the start-up line about the network. */
+export function announce(logger: Logger, message: string): void {
+  logger.info(line(message))
 }

@@ -1,61 +1,101 @@
 import http from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { crossSiteReason, isAllowedHost, isLoopbackHostname } from '../src/server/guards.js'
+import { foreignOriginReason, isAllowedHost, isLoopbackAddress } from '../src/server/guards.js'
+import { isModelManagement, MANAGEMENT_ROUTES, networkRefusal } from '../src/server/network.js'
 import { type Harness, rawRequest, startHarness } from './routes-harness.js'
 
 const CHAT = JSON.stringify({ prompt: 'hi' })
 
-function fakeRequest(headers: Record<string, string>): http.IncomingMessage {
-  return { headers, socket: {} } as unknown as http.IncomingMessage
+function fakeRequest(
+  headers: Record<string, string>,
+  socket: { encrypted?: boolean; remoteAddress?: string } = {},
+): http.IncomingMessage {
+  return { headers, socket } as unknown as http.IncomingMessage
 }
 
 describe('guards (unit)', () => {
-  it('treats localhost names and loopback addresses as local', () => {
-    for (const name of ['localhost', 'app.localhost', '127.0.0.1', '127.1.2.3', '[::1]', '::1']) {
-      expect(isLoopbackHostname(name), name).toBe(true)
+  it('takes 127.0.0.0/8 and ::1 for this machine, IPv4-mapped or not, and nothing else', () => {
+    for (const ip of ['127.0.0.1', '127.9.8.7', '::1', '::ffff:127.0.0.1']) {
+      expect(isLoopbackAddress(ip), ip).toBe(true)
     }
-    for (const name of ['example.com', '192.168.1.10', 'localhost.evil.com', '[::2]']) {
-      expect(isLoopbackHostname(name), name).toBe(false)
+    for (const ip of ['10.0.0.2', '192.168.1.10', '::ffff:10.0.0.2', 'fe80::1', '::', undefined]) {
+      expect(isLoopbackAddress(ip), String(ip)).toBe(false)
     }
   })
 
-  it('judges Origin against the Host the request was sent to', () => {
-    expect(crossSiteReason(fakeRequest({ host: 'localhost:5173' }))).toBeNull()
-    expect(
-      crossSiteReason(fakeRequest({ host: 'localhost:5173', origin: 'http://localhost:5173' })),
-    ).toBeNull()
-    expect(
-      crossSiteReason(fakeRequest({ host: 'localhost:5173', origin: 'http://127.0.0.1:3000' })),
-    ).toBeNull()
-    expect(
-      crossSiteReason(fakeRequest({ host: 'dev.example:80', origin: 'http://dev.example' })),
-    ).toBeNull()
-    expect(
-      crossSiteReason(fakeRequest({ host: 'localhost:5173', origin: 'https://evil.example' })),
-    ).toMatch(/evil/)
-    expect(
-      crossSiteReason(fakeRequest({ host: '192.168.1.10:5173', origin: 'http://localhost:3000' })),
-    ).toMatch(/another site/)
-    expect(crossSiteReason(fakeRequest({ host: 'localhost:5173', origin: 'null' }))).toMatch(/null/)
-    expect(
-      crossSiteReason(fakeRequest({ host: 'localhost:5173', 'sec-fetch-site': 'cross-site' })),
-    ).toMatch(/Sec-Fetch-Site/)
-    expect(
-      crossSiteReason(fakeRequest({ host: 'localhost:5173', 'sec-fetch-site': 'same-origin' })),
-    ).toBeNull()
+  it('answers only the origin the request was sent to: scheme, host and port', () => {
+    const own = (origin?: string, host = 'localhost:5173', extra: Record<string, string> = {}) =>
+      foreignOriginReason(fakeRequest({ host, ...(origin ? { origin } : {}), ...extra }), [])
+    expect(own()).toBeNull()
+    expect(own('http://localhost:5173')).toBeNull()
+    expect(own('http://dev.example', 'dev.example:80')).toBeNull()
+    // localhost, 127.0.0.1 and [::1] are one host, on the same port only.
+    expect(own('http://127.0.0.1:5173')).toBeNull()
+    expect(own('http://[::1]:5173', '127.0.0.1:5173')).toBeNull()
+    expect(own('http://127.0.0.1:27900')).toMatch(/another site/)
+    expect(own('http://localhost:3000', '127.0.0.1:5173')).toMatch(/another site/)
+    expect(own('http://app.localhost:5173')).toMatch(/another site/)
+    expect(own('https://localhost:5173')).toMatch(/another site/)
+    expect(own('https://evil.example')).toMatch(/evil/)
+    expect(own('http://localhost:3000', '192.168.1.10:5173')).toMatch(/another site/)
+    expect(own('null')).toMatch(/null/)
+    // No Origin: a browser still says where a no-cors request comes from.
+    expect(own(undefined, 'localhost:5173', { 'sec-fetch-site': 'cross-site' })).toMatch(/cross/)
+    expect(own(undefined, 'localhost:5173', { 'sec-fetch-site': 'same-site' })).toMatch(/same-site/)
+    expect(own(undefined, 'localhost:5173', { 'sec-fetch-site': 'same-origin' })).toBeNull()
+    expect(own(undefined, 'localhost:5173', { 'sec-fetch-site': 'none' })).toBeNull()
   })
 
-  it('allows hosts the way Vite’s allowedHosts does', () => {
-    expect(isAllowedHost('localhost:5173')).toBe(true)
-    expect(isAllowedHost('10.0.0.2:5173')).toBe(true)
-    expect(isAllowedHost('[::1]:5173')).toBe(true)
-    expect(isAllowedHost('evil.example:5173')).toBe(false)
+  it('takes the scheme from the socket, and the origins the user allowed', () => {
+    const tls = fakeRequest(
+      { host: 'localhost:5173', origin: 'https://localhost:5173' },
+      { encrypted: true },
+    )
+    expect(foreignOriginReason(tls, [])).toBeNull()
+    const page = fakeRequest({ host: 'localhost:5173', origin: 'http://localhost:3000' })
+    expect(foreignOriginReason(page, ['http://localhost:3000'])).toBeNull()
+    expect(foreignOriginReason(page, ['http://localhost:3001'])).toMatch(/another site/)
+  })
+
+  it('allows hosts by Vite’s own rule, which refuses IPv4 shorthands', () => {
+    expect(isAllowedHost('localhost:5173', [])).toBe(true)
+    expect(isAllowedHost('10.0.0.2:5173', [])).toBe(true)
+    expect(isAllowedHost('[::1]:5173', [])).toBe(true)
+    expect(isAllowedHost(undefined, [])).toBe(true)
+    for (const host of ['evil.example:5173', '2130706433', '127.1:5173', '0x7f000001', '[::1']) {
+      expect(isAllowedHost(host, []), host).toBe(false)
+    }
     expect(isAllowedHost('dev.example.com', ['dev.example.com'])).toBe(true)
     expect(isAllowedHost('a.example.com', ['.example.com'])).toBe(true)
     expect(isAllowedHost('example.com', ['.example.com'])).toBe(true)
     expect(isAllowedHost('anything', true)).toBe(true)
-    expect(isAllowedHost(undefined)).toBe(false)
+  })
+
+  it('keeps model management from peers on other machines unless network is full', () => {
+    for (const path of MANAGEMENT_ROUTES) {
+      const route = path.endsWith('/') ? `${path}x` : path
+      expect(isModelManagement(route), route).toBe(true)
+    }
+    for (const path of [
+      '/chat',
+      '/status',
+      '/ws',
+      '/api/chat',
+      '/api/tags',
+      '/v1/chat/completions',
+      '/api/pulls',
+    ]) {
+      expect(isModelManagement(path), path).toBe(false)
+    }
+    const peer = fakeRequest({}, { remoteAddress: '192.168.1.20' })
+    const local = fakeRequest({}, { remoteAddress: '::ffff:127.0.0.1' })
+    expect(networkRefusal(peer, '/chat', 'chat')).toBeNull()
+    expect(networkRefusal(peer, '/api/delete', 'chat')?.message).toMatch(/network: 'chat'/)
+    expect(networkRefusal(peer, '/api/delete', 'chat')?.status).toBe(403)
+    expect(networkRefusal(peer, '/chat', 'none')?.hint).toMatch(/network: 'chat'/)
+    expect(networkRefusal(peer, '/api/delete', 'full')).toBeNull()
+    expect(networkRefusal(local, '/api/delete', 'none')).toBeNull()
   })
 })
 
@@ -74,10 +114,11 @@ describe('guards on the routes', () => {
     })
   }
 
-  it('refuses a cross-site POST with 403 and a reason', async () => {
+  it('refuses a cross-origin POST with 403 and a reason', async () => {
     const res = await post('/chat', { Origin: 'https://evil.example' })
     expect(res.status).toBe(403)
-    expect(JSON.parse(res.body).error).toMatch(/Cross-site.*evil\.example/)
+    expect(JSON.parse(res.body).error).toMatch(/Cross-origin.*evil\.example/)
+    expect(JSON.parse(res.body).hint).toMatch(/allowedOrigins/)
   })
 
   it('refuses Sec-Fetch-Site: cross-site', async () => {
@@ -85,14 +126,26 @@ describe('guards on the routes', () => {
     expect(res.status).toBe(403)
   })
 
-  it('accepts the page’s own origin and other local dev servers', async () => {
+  it('accepts the page’s own origin under any loopback name, and no other local port', async () => {
     expect(
       (await post('/chat', { Origin: h.origin, 'Sec-Fetch-Site': 'same-origin' })).status,
     ).toBe(200)
-    expect(
-      (await post('/chat', { Origin: 'http://localhost:3000', 'Sec-Fetch-Site': 'same-site' }))
-        .status,
-    ).toBe(200)
+    expect((await post('/chat', { Origin: `http://localhost:${h.port}` })).status).toBe(200)
+    const otherPort = await post('/chat', {
+      Origin: 'http://localhost:3000',
+      'Sec-Fetch-Site': 'same-site',
+    })
+    expect(otherPort.status).toBe(403)
+  })
+
+  it('accepts an origin listed in allowedOrigins', async () => {
+    h.setOptions({ models: ['llama3.2'], allowedOrigins: ['http://localhost:3000'] })
+    try {
+      expect((await post('/chat', { Origin: 'http://localhost:3000' })).status).toBe(200)
+      expect((await post('/chat', { Origin: 'http://localhost:3001' })).status).toBe(403)
+    } finally {
+      h.setOptions({ models: ['llama3.2'] })
+    }
   })
 
   it('refuses a text/plain POST (the CSRF Vite’s CORS lets through) with 415', async () => {
@@ -175,12 +228,14 @@ describe('guards on the routes', () => {
     expect(h.sim.stats.requests['DELETE /api/delete'] ?? 0).toBe(0)
   })
 
-  it('lets cross-site reads through to Vite’s CORS (which hides the answer)', async () => {
-    const res = await rawRequest(`${h.url}/api/tags`, {
-      headers: { Origin: 'https://evil.example' },
-    })
-    expect(res.status).toBe(200)
-    expect(res.headers['access-control-allow-origin']).toBeUndefined()
+  it('refuses cross-origin reads too, even those Vite’s CORS would let a local page read', async () => {
+    for (const origin of ['https://evil.example', 'http://127.0.0.1:27900']) {
+      for (const path of ['/api/tags', '/status']) {
+        const res = await rawRequest(`${h.url}${path}`, { headers: { Origin: origin } })
+        expect(res.status, `${origin} ${path}`).toBe(403)
+        expect(res.body).not.toContain('llama3.2')
+      }
+    }
   })
 
   it('leaves Vite’s host check in front of the routes', async () => {
@@ -233,11 +288,35 @@ describe('guards on the WebSocket upgrade', () => {
     })
   }
 
-  it('refuses a cross-site Origin with 403 and closes the socket', async () => {
-    const res = await upgrade({ Origin: 'https://evil.example' })
-    expect(res.status).toBe(403)
-    expect(res.body).toMatch(/Cross-site/)
-    expect(res.destroyed).toBe(true)
+  it('refuses a cross-origin Origin with 403 and closes the socket', async () => {
+    for (const origin of [
+      'https://evil.example',
+      'http://127.0.0.1:27900',
+      `http://localhost:${h.port + 1}`,
+    ]) {
+      const res = await upgrade({ Origin: origin })
+      expect(res.status, origin).toBe(403)
+      expect(res.body).toMatch(/Cross-origin/)
+      expect(res.destroyed).toBe(true)
+    }
+  })
+
+  it('holds the upgrade’s Host to exactly the rule Vite holds HTTP requests to', async () => {
+    const hosts = [
+      `localhost:${h.port}`,
+      `127.0.0.1:${h.port}`,
+      `[::1]:${h.port}`,
+      `127.1:${h.port}`,
+      `2130706433:${h.port}`,
+      `0x7f000001:${h.port}`,
+      `evil.example:${h.port}`,
+      `app.localhost:${h.port}`,
+    ]
+    for (const host of hosts) {
+      const http = await rawRequest(`${h.origin}/`, { headers: { Host: host } })
+      const ws = await upgrade({ Host: host })
+      expect(ws.status === 101, host).toBe(http.status !== 403)
+    }
   })
 
   it('refuses a host Vite would not allow (DNS rebinding)', async () => {

@@ -13,7 +13,6 @@ import {
   runChat,
 } from './chat.js'
 import type { RouteContext } from './context.js'
-import { assertSameSite } from './guards.js'
 import { openSse } from './sse.js'
 
 const debug = debuglog('vite-plugin-ollama')
@@ -24,7 +23,6 @@ export async function ollamaChatMiddleware(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  assertSameSite(req)
   const body = parsePayload(chatPayloadSchema, await readJsonBody(req, ctx.options().maxBodySize))
   const turn: ChatTurn = {
     model: resolveModel(ctx, body.model),

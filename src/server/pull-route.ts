@@ -7,7 +7,6 @@ import type { PullProgressEvent, PullSseEvents } from '../protocol.js'
 import { parsePayload, readJsonBody } from './body.js'
 import { requireUpstream } from './chat.js'
 import type { RouteContext } from './context.js'
-import { assertSameSite } from './guards.js'
 import { openSse } from './sse.js'
 
 const debug = debuglog('vite-plugin-ollama')
@@ -20,7 +19,6 @@ export async function ollamaPullMiddleware(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  assertSameSite(req)
   const body = parsePayload(pullPayloadSchema, await readJsonBody(req, ctx.options().maxBodySize))
   return streamPullAsSse(ctx, req, res, body.model)
 }

@@ -5,7 +5,8 @@ import { isHttpProblem, isJsonContentType, sendError, sendJson } from './body.js
 import { requireUpstream } from './chat.js'
 import { ollamaChatMiddleware } from './chat-route.js'
 import type { RouteContext } from './context.js'
-import { assertSameSite, isUnsafeMethod, methodNotAllowed } from './guards.js'
+import { assertOwnOrigin, isUnsafeMethod, methodNotAllowed } from './guards.js'
+import { networkRefusal } from './network.js'
 import { createOllamaProxy } from './proxy.js'
 import { ollamaPullMiddleware } from './pull-route.js'
 
@@ -29,10 +30,16 @@ export function ollamaRoutes(ctx: RouteContext): Connect.NextHandleFunction {
     if (rest !== '' && first !== 47 /* / */ && first !== 63 /* ? */) return next()
     const query = rest.indexOf('?')
     const path = query === -1 ? rest : rest.slice(0, query)
+    try {
+      guardCaller(ctx, req, path)
+    } catch (err) {
+      refuse(ctx, req, res, err)
+      return
+    }
 
     if (path.startsWith('/api/') || path.startsWith('/v1/')) {
       try {
-        guardProxied(req)
+        guardProxiedBody(req)
         const upstream = requireUpstream(ctx)
         proxy.forward(req, res, upstream, rest, ctx.options().maxBodySize)
       } catch (err) {
@@ -79,13 +86,23 @@ async function handleOwnRoute(
 }
 
 /**
- * The proxied routes pass Ollama's answers through untouched, but a request that changes
- * something (pull, delete, create, chat) must come from this site and carry JSON: a `text/plain`
- * cross-site POST is exactly the CSRF Vite's CORS lets through.
+ * Every route, reads included, answers only the dev server's own pages (or `allowedOrigins`), and
+ * a peer on another machine only what `network` allows.
  */
-function guardProxied(req: IncomingMessage): void {
+function guardCaller(ctx: RouteContext, req: IncomingMessage, path: string): void {
+  const options = ctx.options()
+  assertOwnOrigin(req, options.allowedOrigins)
+  const refusal = networkRefusal(req, path, options.network)
+  if (refusal) throw refusal
+}
+
+/**
+ * The proxied routes pass Ollama's answers through untouched, but a request that changes
+ * something must carry JSON: a `text/plain` POST is exactly the CSRF that Vite's CORS lets
+ * through, since it needs no preflight.
+ */
+function guardProxiedBody(req: IncomingMessage): void {
   if (!isUnsafeMethod(req.method)) return
-  assertSameSite(req)
   const hasBody =
     (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') ||
     req.headers['transfer-encoding'] !== undefined

@@ -5,7 +5,8 @@ import type { HttpServer } from 'vite'
 import { type WebSocket, WebSocketServer } from 'ws'
 import type { ServerFrame } from '../../protocol.js'
 import type { RouteContext } from '../context.js'
-import { crossSiteReason, isAllowedHost } from '../guards.js'
+import { foreignOriginReason, isAllowedHost } from '../guards.js'
+import { networkRefusal } from '../network.js'
 import { clientFrameSchema, type EncodedFrame, encodeFrame } from './frames.js'
 import { type ChatHubOptions, createChatHub, type HubConnection } from './hub.js'
 
@@ -64,16 +65,23 @@ export function attachChatSocket(
     // A Vite client pointed at our path is still Vite's business.
     if (String(req.headers['sec-websocket-protocol'] ?? '').startsWith('vite-')) return
     // Vite's host check (the DNS-rebinding guard) never sees upgrades: repeat it here.
-    if (!isAllowedHost(req.headers.host, ctx.allowedHosts?.())) {
+    if (!isAllowedHost(req.headers.host, ctx.allowedHosts?.() ?? [])) {
       rejectUpgrade(
         socket,
         `Host "${req.headers.host}" is not allowed: add it to server.allowedHosts`,
       )
       return
     }
-    const reason = crossSiteReason(req)
+    // Upgrades carry no Sec-Fetch-Site: the page's Origin decides.
+    const options = ctx.options()
+    const reason = foreignOriginReason(req, options.allowedOrigins)
     if (reason) {
-      rejectUpgrade(socket, `Cross-site WebSocket refused: ${reason}`)
+      rejectUpgrade(socket, `Cross-origin WebSocket refused: ${reason}`)
+      return
+    }
+    const refusal = networkRefusal(req, '/ws', options.network)
+    if (refusal) {
+      rejectUpgrade(socket, refusal.message)
       return
     }
     wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, url.searchParams))
