@@ -25,7 +25,7 @@ export async function ollamaChatMiddleware(
   res: ServerResponse,
 ): Promise<void> {
   assertSameSite(req)
-  const body = parsePayload(chatPayloadSchema, await readJsonBody(req, ctx.options().maxBodySize))
+  const body = parsePayload(chatPayloadSchema, await readJsonBody(req, ctx.options()))
   const turn: ChatTurn = {
     model: resolveModel(ctx, body.model),
     messages: payloadMessages(body),

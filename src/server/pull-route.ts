@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { debuglog } from 'node:util'
 import { z } from 'zod'
+import { modelNameSchema } from '../models/name.js'
 import { toProblem } from '../problem.js'
 import type { PullProgressEvent, PullSseEvents } from '../protocol.js'
 import { parsePayload, readJsonBody } from './body.js'
-import { modelNameSchema } from '../models/name.js'
 import { requireUpstream } from './chat.js'
 import type { RouteContext } from './context.js'
 import { assertSameSite } from './guards.js'
@@ -21,7 +21,7 @@ export async function ollamaPullMiddleware(
   res: ServerResponse,
 ): Promise<void> {
   assertSameSite(req)
-  const body = parsePayload(pullPayloadSchema, await readJsonBody(req, ctx.options().maxBodySize))
+  const body = parsePayload(pullPayloadSchema, await readJsonBody(req, ctx.options()))
   return streamPullAsSse(ctx, req, res, body.model)
 }
 
