@@ -236,7 +236,12 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
 
   private attachEngine(engine: Engine, description: string): void {
     this.engine = engine
-    this.client = new OllamaClient(engine.info.url)
+    // The routes' proxy, the chats and the model manager all go through this client's pool, so
+    // its cap bounds what requests can hold open at Ollama; a changed cap applies from the next
+    // engine start.
+    this.client = new OllamaClient(engine.info.url, {
+      connections: this.options.limits.upstreamConnections,
+    })
     const gpu = this.gpu
     this.models = new ModelManager({
       client: this.client,
