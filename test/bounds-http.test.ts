@@ -3,75 +3,17 @@
 // outside Ollama's grammar changes nothing, a failed one-off pull leaves nothing behind, and the
 // phase follows the download rather than the client that asked for it.
 import http from 'node:http'
-import net from 'node:net'
+import type net from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fixedLimits } from '../src/limits.js'
 import type { StateSnapshot } from '../src/protocol.js'
 import { type Simulator, startSimulator } from '../src/simulator/index.js'
 import { getStatus, servePlugin, waitForStatus } from './helpers/faults.js'
+import { stalledRequest } from './helpers/slow-body.js'
 import { waitFor } from './helpers/vite.js'
 import { parseSse } from './routes-harness.js'
 
 const BODY_TIMEOUT_MS = 300
-
-/** What a raw socket got back for a request whose body stops after `sent` bytes of `declared`. */
-interface StalledAnswer {
-  status: number
-  body: string
-  /** From the last byte written to the answer's status line. */
-  answeredAfterMs: number
-  /** The server closed the connection (we never end our side). */
-  closedByServer: boolean
-}
-
-/**
- * Sends the headers and the first part of a body, then nothing: the slow-body client of the
- * red-team report, on a real socket. Resolves when the server closes the connection (or after
- * `giveUpMs`, which the test then sees as `closedByServer: false`).
- */
-export function stalledRequest(
-  origin: string,
-  path: string,
-  sent: string,
-  declared = sent.length + 100,
-  giveUpMs = 5_000,
-): Promise<StalledAnswer> {
-  const { hostname, port } = new URL(origin)
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: hostname, port: Number(port) })
-    let data = ''
-    let writtenAt = 0
-    let answeredAt = 0
-    socket.setEncoding('utf8')
-    socket.on('data', (chunk: string) => {
-      if (!answeredAt) answeredAt = performance.now()
-      data += chunk
-    })
-    const giveUp = setTimeout(() => finish(false), giveUpMs)
-    function finish(closedByServer: boolean): void {
-      clearTimeout(giveUp)
-      socket.destroy()
-      const [head = '', ...rest] = data.split('\r\n\r\n')
-      resolve({
-        status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0),
-        body: rest.join('\r\n\r\n'),
-        answeredAfterMs: answeredAt ? answeredAt - writtenAt : Number.POSITIVE_INFINITY,
-        closedByServer,
-      })
-    }
-    socket.once('close', () => finish(true))
-    socket.once('error', reject)
-    socket.once('connect', () => {
-      socket.write(
-        `POST ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: application/json\r\n` +
-          `Content-Length: ${declared}\r\n\r\n${sent}`,
-        () => {
-          writtenAt = performance.now()
-        },
-      )
-    })
-  })
-}
 
 const deep = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`
 
