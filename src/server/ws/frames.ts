@@ -1,6 +1,6 @@
 import { z } from 'zod'
-import { modelNameSchema } from '../../models/name.js'
 import type { ClientFrame, ServerFrame } from '../../protocol.js'
+import { modelNameSchema } from '../../models/name.js'
 import { chatMessageSchema, modelOptionsSchema } from '../chat.js'
 
 // The chat WebSocket's frames: what a client may send, checked here with zod, and what the server
