@@ -29,8 +29,8 @@ const DROP_RESPONSE = new Set(HOP_BY_HOP)
 
 /**
  * The streaming reverse proxy behind `${base}/api/*` and `${base}/v1/*`: one keep-alive pool per
- * upstream origin, bytes passed through as they arrive with backpressure both ways, the upstream
- * request aborted as soon as the client goes away.
+ * upstream origin, request bodies read whole (blob uploads streamed), answers passed through as
+ * they arrive with backpressure, the upstream request aborted as soon as the client goes away.
  */
 export interface OllamaProxy {
   /**
