@@ -52,6 +52,8 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
   /** A `degraded` engine event not yet `restored`: shown beside a phase that still works. */
   private warning: Problem | undefined
   private running: Promise<void> | null = null
+  /** `ensureModels` runs in as many calls: it settles the phase itself when it is done. */
+  private ensuring = 0
   private disposed: Promise<void> | null = null
   private unsubscribeEngine: (() => void) | undefined
   private readonly abort = new AbortController()
@@ -105,7 +107,10 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
     }
   }
 
-  /** Pulls one model on demand (POST /pull, the overlay's Retry). */
+  /**
+   * Pulls one model on demand (POST /pull, the overlay's Retry). The phase says `pulling` while
+   * the download runs, whether or not anyone still reads `events` (see `modelsChanged`).
+   */
   pull(model: string, signal: AbortSignal): AsyncIterable<PullProgressEvent> {
     if (!this.models) {
       throw new ProblemError({
@@ -113,9 +118,7 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
         hint: this.problem?.hint ?? 'Wait for the overlay to say ready, then try again.',
       })
     }
-    const events = this.models.pull(model, signal)
-    this.setPhase('pulling')
-    return this.settleAfter(events)
+    return this.models.pull(model, signal)
   }
 
   /**
@@ -236,12 +239,17 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
 
   private attachEngine(engine: Engine, description: string): void {
     this.engine = engine
-    this.client = new OllamaClient(engine.info.url)
+    // The routes' proxy, the chats and the model manager all go through this client's pool, so
+    // its cap bounds what requests can hold open at Ollama; a changed cap applies from the next
+    // engine start.
+    this.client = new OllamaClient(engine.info.url, {
+      connections: this.options.limits.upstreamConnections,
+    })
     const gpu = this.gpu
     this.models = new ModelManager({
       client: this.client,
       onProgress: (event) => this.emit('progress', event),
-      onChange: () => this.emitState(),
+      onChange: () => this.modelsChanged(),
       logger: { info: (m) => this.log('info', m), warn: (m) => this.log('warn', m) },
       sizeOf: modelSize,
       freeDiskBytes: engine.info.kind === 'native' ? async () => gpu?.freeDiskBytes : undefined,
@@ -262,6 +270,7 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
   private async ensureModels(): Promise<void> {
     const models = this.models
     if (!models) return
+    this.ensuring++
     try {
       await models.track(this.options.models, this.abort.signal)
       for (const m of models.list()) {
@@ -289,6 +298,8 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
       if (loaded?.warning) this.log('warn', loaded.warning)
     } catch (error) {
       this.fail(error)
+    } finally {
+      this.ensuring--
     }
   }
 
@@ -346,14 +357,17 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
     }
   }
 
-  private async *settleAfter(
-    events: AsyncIterable<PullProgressEvent>,
-  ): AsyncGenerator<PullProgressEvent> {
-    try {
-      yield* events
-    } finally {
-      this.settle()
-    }
+  /**
+   * The phase follows the downloads, not their readers: a pull that starts while ready makes it
+   * `pulling`, and the end of the last one makes it `ready` again, even when the client that
+   * asked went away mid-download (the manager lets the download finish). While `ensureModels`
+   * runs it decides when it is done, after verifying and warming up.
+   */
+  private modelsChanged(): void {
+    const pulling = this.models?.isPulling() ?? false
+    if (this.phase === 'ready' && pulling) this.setPhase('pulling')
+    else if (this.phase === 'pulling' && !pulling && this.ensuring === 0) this.setPhase('ready')
+    else this.emitState()
   }
 
   /** Leaves `pulling` once nothing pulls any more. */

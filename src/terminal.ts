@@ -33,6 +33,10 @@ export function reportToTerminal(orchestrator: Orchestrator, options: TerminalOp
   let lastPhase: Phase | undefined
   /** The error each model last reported, so a failure is printed once. */
   const reported = new Map<string, string>()
+  /** What the last ready line said, with the app's models' health. */
+  let lastReady: string | undefined
+  /** The models pulling now, once an engine is up (see onState). */
+  let modelPulls: Set<string> | undefined
 
   function clearBars(): void {
     if (!tty || drawn === 0) return
@@ -64,6 +68,8 @@ export function reportToTerminal(orchestrator: Orchestrator, options: TerminalOp
   const throttle = createThrottle<PullProgressEvent>(
     REDRAW_MS,
     (event) => {
+      // Sent late by the throttle, after its pull ended.
+      if (modelPulls && !modelPulls.has(event.model)) return
       if (tty) {
         if (isFinalProgress(event)) bars.delete(event.model)
         else bars.set(event.model, event)
@@ -83,6 +89,17 @@ export function reportToTerminal(orchestrator: Orchestrator, options: TerminalOp
   const onProgress = (event: PullProgressEvent) => throttle.push(event.model, event)
 
   const onState = (snapshot: StateSnapshot) => {
+    // Once an engine is up, every bar is a model the state says is pulling: a pull that ended
+    // without a last progress event (it failed, or a one-off pull's model was forgotten) leaves no
+    // bar and no per-model count behind. Before, the Docker image's download has a bar of its own.
+    modelPulls =
+      snapshot.phase === 'ready' || snapshot.phase === 'pulling'
+        ? new Set(snapshot.models.filter((m) => m.status === 'pulling').map((m) => m.name))
+        : undefined
+    if (modelPulls) {
+      for (const name of bars.keys()) if (!modelPulls.has(name)) bars.delete(name)
+      for (const name of tenths.keys()) if (!modelPulls.has(name)) tenths.delete(name)
+    }
     for (const model of snapshot.models) {
       if (model.status !== 'error' || !model.error) {
         reported.delete(model.name)
@@ -97,14 +114,24 @@ export function reportToTerminal(orchestrator: Orchestrator, options: TerminalOp
       print('error', `${model.name}: ${model.error.message}${hint}`)
     }
     if (snapshot.phase === lastPhase) return
+    const previous = lastPhase
     lastPhase = snapshot.phase
-    if (snapshot.phase === 'ready') {
-      const models = snapshot.models.map((m) => m.name).join(', ') || 'no models configured'
-      print(
-        'info',
-        `${colors.green('ready')} ${colors.dim(`(${models})`)} → chat at ${colors.cyan(options.chatUrl())}`,
-      )
-    }
+    if (snapshot.phase !== 'ready') return
+    // The app's models only: a one-off pull (POST /pull) is not the app's, and its name is the
+    // client's to choose.
+    const configured = orchestrator.currentOptions.models
+    const models = configured.join(', ') || 'no models configured'
+    const health = configured
+      .map((name) => snapshot.models.find((m) => m.name === name)?.status === 'error')
+      .join()
+    // Back from a one-off pull that changed nothing of the app's: ready says nothing new.
+    const said = `${models}|${health}`
+    if (previous === 'pulling' && said === lastReady) return
+    lastReady = said
+    print(
+      'info',
+      `${colors.green('ready')} ${colors.dim(`(${models})`)} → chat at ${colors.cyan(options.chatUrl())}`,
+    )
   }
 
   const onLog = (level: 'info' | 'warn' | 'error', message: string) => print(level, message)

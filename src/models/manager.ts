@@ -3,6 +3,7 @@ import { formatBytes } from '../format.js'
 import type { OllamaClient } from '../ollama/client.js'
 import { ProblemError } from '../problem.js'
 import type { ModelState, Problem, PullProgressEvent } from '../protocol.js'
+import { isValidModelName } from './name.js'
 import { describePullFailure, normalizeModelName } from './problems.js'
 import { PullProgressFolder } from './progress.js'
 
@@ -45,6 +46,8 @@ interface PullJob {
  */
 export class ModelManager {
   private readonly states = new Map<string, ModelState>()
+  /** The app's models (`options.models`); any other state is a one-off pull's. */
+  private readonly tracked = new Set<string>()
   private readonly jobs = new Map<string, PullJob>()
   private readonly queue: Array<() => void> = []
   private running = 0
@@ -61,13 +64,20 @@ export class ModelManager {
 
   /** Starts tracking these models (and stops tracking the others), then reads what Ollama has. */
   async track(models: string[], signal?: AbortSignal): Promise<void> {
-    for (const name of this.states.keys()) if (!models.includes(name)) this.states.delete(name)
+    this.tracked.clear()
+    for (const name of models) this.tracked.add(name)
+    for (const name of this.states.keys())
+      if (!models.includes(name) && !this.jobs.has(name)) this.states.delete(name)
     for (const name of models)
       if (!this.states.has(name)) this.states.set(name, { name, status: 'missing' })
     await this.refresh(signal)
   }
 
-  /** Reads `/api/tags` and `/api/ps` and updates each tracked model's status. */
+  /**
+   * Reads `/api/tags` and `/api/ps` and updates each model's status. A one-off pull's model that is
+   * no longer on disk is forgotten: besides the app's models, the state holds only models that
+   * are there.
+   */
   async refresh(signal?: AbortSignal): Promise<void> {
     const [tags, ps] = await Promise.all([
       this.deps.client.list({ signal }),
@@ -88,6 +98,8 @@ export class ModelManager {
       } else if (local.has(key)) {
         if (state.status !== 'error') state.status = 'present'
         state.processor = undefined
+      } else if (!this.tracked.has(state.name)) {
+        this.states.delete(state.name)
       } else if (state.status !== 'error') {
         state.status = 'missing'
       }
@@ -106,7 +118,17 @@ export class ModelManager {
    * joined, not started twice; leaving the loop (or aborting `signal`) detaches this listener
    * but lets the download go on, since the overlay and the terminal still show it.
    */
-  async *pull(model: string, signal?: AbortSignal): AsyncGenerator<PullProgressEvent> {
+  async *pull(requested: string, signal?: AbortSignal): AsyncGenerator<PullProgressEvent> {
+    // The routes check names already; this keeps any other caller from creating state for a name
+    // Ollama would refuse (docs/decisions.md, "Every store a request can grow has a bound").
+    if (!isValidModelName(requested)) {
+      throw new ProblemError({
+        status: 400,
+        message: `'${requested.slice(0, 100)}' is not a valid model name`,
+        hint: 'Use a name from ollama.com/library, such as "llama3.2" or "qwen2.5:7b".',
+      })
+    }
+    const model = this.knownName(requested)
     const job = this.jobs.get(model) ?? this.startJob(model)
     const buffer: Array<PullProgressEvent | Error> = []
     let wake: (() => void) | undefined
@@ -189,6 +211,14 @@ export class ModelManager {
     for (const job of this.jobs.values()) job.controller.abort()
   }
 
+  /** `llama3.2:latest` when `llama3.2` is known already: one state and one job per model. */
+  private knownName(model: string): string {
+    if (this.states.has(model)) return model
+    const key = normalizeModelName(model)
+    for (const name of this.states.keys()) if (normalizeModelName(name) === key) return name
+    return model
+  }
+
   private async consume(events: AsyncIterable<PullProgressEvent>): Promise<void> {
     try {
       for await (const _ of events);
@@ -217,7 +247,12 @@ export class ModelManager {
       }
       for (const listener of job.listeners) listener(event)
     }
-    job.promise = this.withSlot(() => this.runPull(model, job, emit))
+    job.promise = this.withSlot((waited) => {
+      // A one-off pull whose every client left while it waited for a slot is not worth starting.
+      if (waited && !this.tracked.has(model) && job.listeners.size === 0) job.controller.abort()
+      job.controller.signal.throwIfAborted()
+      return this.runPull(model, job, emit)
+    })
       .then(
         async () => {
           state.status = 'present'
@@ -229,7 +264,10 @@ export class ModelManager {
             error.name === 'AbortError' || job.controller.signal.aborted
               ? { message: `The pull of '${model}' was cancelled` }
               : describePullFailure(model, error.message)
-          this.fail(model, problem)
+          // A one-off pull that failed leaves nothing behind: the client that asked gets the
+          // error, and a flood of made-up names must not pile up in /status and the overlay.
+          if (this.tracked.has(model)) this.fail(model, problem)
+          else if (this.states.get(model) === state) this.states.delete(model)
           emit(new ProblemError(problem))
           throw error
         },
@@ -305,13 +343,13 @@ export class ModelManager {
     }
   }
 
-  private async withSlot<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= MAX_CONCURRENT_PULLS) {
-      await new Promise<void>((resolve) => this.queue.push(resolve))
-    }
+  /** Runs `task` when one of the pull slots is free; `waited` says whether it queued for one. */
+  private async withSlot<T>(task: (waited: boolean) => Promise<T>): Promise<T> {
+    const waited = this.running >= MAX_CONCURRENT_PULLS
+    if (waited) await new Promise<void>((resolve) => this.queue.push(resolve))
     this.running++
     try {
-      return await task()
+      return await task(waited)
     } finally {
       this.running--
       this.queue.shift()?.()

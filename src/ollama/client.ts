@@ -71,6 +71,12 @@ export interface OllamaClientOptions {
    * @default 2
    */
   retries?: number
+  /**
+   * Connections this client's pool opens to Ollama at most; more requests wait for a free one.
+   * Clients with the same cap share one pool. The plugin passes `limits.upstreamConnections`.
+   * @default unbounded
+   */
+  connections?: number
 }
 
 export interface CallOptions {
@@ -146,7 +152,11 @@ export class OllamaClient {
     this.#pathPrefix = url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, '')
     this.baseUrl = url.origin + this.#pathPrefix
     this.#retries = opts.retries ?? DEFAULT_RETRIES
-    this.#lease = acquirePool(url.origin, opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS)
+    this.#lease = acquirePool(
+      url.origin,
+      opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      opts.connections,
+    )
   }
 
   /**

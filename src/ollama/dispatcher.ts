@@ -20,17 +20,23 @@ export interface PoolLease {
 }
 
 /**
- * The pool for `origin`. Pools are keyed by origin and connect timeout, since undici fixes the
- * connect timeout per pool; clients built with the defaults therefore all share one.
+ * The pool for `origin`. Pools are keyed by origin, connect timeout and connection cap, since
+ * undici fixes both per pool; clients built with the same settings therefore all share one. With a
+ * cap (`connections`), requests past it wait in the pool's queue for a free connection.
  */
-export function acquirePool(origin: string, connectTimeoutMs: number): PoolLease {
-  const key = `${origin} ${connectTimeoutMs}`
+export function acquirePool(
+  origin: string,
+  connectTimeoutMs: number,
+  connections?: number,
+): PoolLease {
+  const key = poolKey(origin, connectTimeoutMs, connections)
   let shared = pools.get(key)
   if (shared === undefined || shared.pool.destroyed || shared.pool.closed) {
     shared = {
       pool: new Pool(origin, {
         connect: { timeout: connectTimeoutMs },
         keepAliveTimeout: KEEP_ALIVE_MS,
+        connections: connections ?? null,
       }),
       users: 0,
     }
@@ -52,7 +58,11 @@ export function acquirePool(origin: string, connectTimeoutMs: number): PoolLease
   }
 }
 
+function poolKey(origin: string, connectTimeoutMs: number, connections?: number): string {
+  return `${origin} ${connectTimeoutMs} ${connections ?? 'unbounded'}`
+}
+
 /** How many clients share the pool for `origin` (for tests and debugging). */
-export function poolUsers(origin: string, connectTimeoutMs: number): number {
-  return pools.get(`${origin} ${connectTimeoutMs}`)?.users ?? 0
+export function poolUsers(origin: string, connectTimeoutMs: number, connections?: number): number {
+  return pools.get(poolKey(origin, connectTimeoutMs, connections))?.users ?? 0
 }

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { z } from 'zod'
+import { fixedLimits, type Limits } from '../limits.js'
 import { ProblemError, toProblem } from '../problem.js'
+import { jsonDepthExceeds } from './json.js'
 
 /** A problem the routes answer with its own status (a 4xx the client caused, a 503, Ollama's). */
 export function isHttpProblem(err: unknown): err is ProblemError & { status: number } {
@@ -27,6 +29,9 @@ export function sendError(res: ServerResponse, err: unknown): void {
   if (isHttpProblem(err)) {
     status = err.status
     for (const [name, value] of Object.entries(err.headers ?? {})) res.setHeader(name, value)
+    // The rest of a body too large or too slow is unread: it must not be taken for the next
+    // request on this keep-alive connection, so the connection closes after the answer.
+    if (status === 408 || status === 413) res.shouldKeepAlive = false
   }
   const { message, hint } = toProblem(err)
   sendJson(res, status, hint ? { error: message, hint } : { error: message })
@@ -39,11 +44,19 @@ export function isJsonContentType(value: string | undefined): boolean {
   return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'))
 }
 
+/** The bounds every body our routes read is held to: its size and the time it may take. */
+export interface BodyBounds {
+  /** Bytes; past it, 413. */
+  maxBodySize: number
+  limits: Pick<Limits, 'bodyTimeoutMs'>
+}
+
 /**
- * Reads a JSON body: 415 unless the `Content-Type` is JSON, 413 past `limit` bytes (counted as
- * the bytes arrive, so an endless body never sits in memory), 400 when it does not parse.
+ * Reads a JSON body: 415 unless the `Content-Type` is JSON, 413 past `maxBodySize` bytes (counted
+ * as the bytes arrive, so an endless body never sits in memory), 408 unless it is whole within
+ * `limits.bodyTimeoutMs`, 400 when it nests deeper than the fixed depth or does not parse.
  */
-export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+export async function readJsonBody(req: IncomingMessage, bounds: BodyBounds): Promise<unknown> {
   if (!isJsonContentType(req.headers['content-type'])) {
     throw new ProblemError({
       status: 415,
@@ -51,12 +64,20 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
       hint: 'Set the header Content-Type: application/json (fetch: headers: { "Content-Type": "application/json" }).',
     })
   }
-  const declared = Number(req.headers['content-length'])
-  if (declared > limit) throw tooLarge(limit)
-  const { chunks, size } = await collect(req, limit)
-  if (size === 0)
+  const body = await readBody(req, bounds)
+  if (body.length === 0)
     throw new ProblemError({ status: 400, message: 'Missing request body: send a JSON object' })
-  const text = Buffer.concat(chunks, size).toString('utf8')
+  const text = body.toString('utf8')
+  // JSON.parse copes with any depth, but every recursive walk after it (the payload schema,
+  // JSON.stringify) overflows the stack on a 100,000-deep body: refused before anything reads it
+  // (docs/decisions.md, "Every store a request can grow has a bound").
+  if (jsonDepthExceeds(text)) {
+    throw new ProblemError({
+      status: 400,
+      message: `JSON body nested deeper than ${fixedLimits.jsonDepth} levels`,
+      hint: `Send a flatter body: arrays and objects may nest at most ${fixedLimits.jsonDepth} deep.`,
+    })
+  }
   try {
     return JSON.parse(text)
   } catch (err) {
@@ -65,14 +86,27 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
 }
 
 /**
- * Collects the body with listeners rather than `for await`, which would destroy the request (and
- * with it the socket) on overflow before the 413 could be written. Past the limit the rest is
- * drained and dropped.
+ * Reads a whole body, bounded in size (413) and in time (408): a client that sends its headers and
+ * then trickles, or stalls, holds nothing past `limits.bodyTimeoutMs`, Node's own request timeout
+ * being five minutes. A client that leaves mid-body rejects with a 400 nobody reads.
  */
-function collect(req: IncomingMessage, limit: number): Promise<{ chunks: Buffer[]; size: number }> {
+export function readBody(req: IncomingMessage, bounds: BodyBounds): Promise<Buffer> {
+  const limit = bounds.maxBodySize
+  const declared = Number(req.headers['content-length'])
+  if (declared > limit) return Promise.reject(tooLarge(limit))
+  return collect(req, limit, bounds.limits.bodyTimeoutMs)
+}
+
+/**
+ * Collects the body with listeners rather than `for await`, which would destroy the request (and
+ * with it the socket) on overflow before the 413 could be written. Past the limit, or past the
+ * deadline, the rest is drained and dropped; `sendError` then closes the connection.
+ */
+function collect(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
+    const timer = setTimeout(onTimeout, timeoutMs)
     function onData(chunk: Buffer): void {
       size += chunk.length
       if (size <= limit) {
@@ -85,13 +119,19 @@ function collect(req: IncomingMessage, limit: number): Promise<{ chunks: Buffer[
     }
     function onEnd(): void {
       cleanup()
-      resolve({ chunks, size })
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size))
     }
     function onError(err: Error): void {
       cleanup()
       reject(err)
     }
+    function onTimeout(): void {
+      cleanup()
+      req.resume()
+      reject(bodyTimeout(timeoutMs))
+    }
     function cleanup(): void {
+      clearTimeout(timer)
       req.off('data', onData)
       req.off('end', onEnd)
       req.off('error', onError)
@@ -110,6 +150,15 @@ function collect(req: IncomingMessage, limit: number): Promise<{ chunks: Buffer[
     req.on('end', onEnd)
     req.on('error', onError)
     req.on('close', onClose)
+  })
+}
+
+/** A body still arriving at the deadline (or, for a streamed one, silent that long). */
+export function bodyTimeout(timeoutMs: number): ProblemError {
+  return new ProblemError({
+    status: 408,
+    message: `Request body not complete within ${timeoutMs} ms`,
+    hint: 'Send the whole body at once, or raise limits.bodyTimeoutMs in the ollama() options in vite.config.ts.',
   })
 }
 

@@ -23,7 +23,7 @@ export async function ollamaChatMiddleware(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  const body = parsePayload(chatPayloadSchema, await readJsonBody(req, ctx.options().maxBodySize))
+  const body = parsePayload(chatPayloadSchema, await readJsonBody(req, ctx.options()))
   const turn: ChatTurn = {
     model: resolveModel(ctx, body.model),
     messages: payloadMessages(body),

@@ -1,10 +1,10 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
-import { Readable } from 'node:stream'
+import { PassThrough } from 'node:stream'
 import { debuglog } from 'node:util'
 import type { Dispatcher } from 'undici'
 import type { OllamaClient } from '../ollama/client.js'
 import { ProblemError } from '../problem.js'
-import { isHttpProblem, sendError, tooLarge } from './body.js'
+import { type BodyBounds, bodyTimeout, isHttpProblem, readBody, sendError } from './body.js'
 
 const debug = debuglog('vite-plugin-ollama')
 
@@ -29,20 +29,20 @@ const DROP_RESPONSE = new Set(HOP_BY_HOP)
 
 /**
  * The streaming reverse proxy behind `${base}/api/*` and `${base}/v1/*`: one keep-alive pool per
- * upstream origin, bytes passed through as they arrive with backpressure both ways, the upstream
- * request aborted as soon as the client goes away.
+ * upstream origin, request bodies read whole (blob uploads streamed), answers passed through as
+ * they arrive with backpressure, the upstream request aborted as soon as the client goes away.
  */
 export interface OllamaProxy {
   /**
    * Forwards `req` to the Ollama behind `upstream` + `path` (path and query as Ollama sees them,
-   * e.g. `/api/tags`), on that client's keep-alive pool.
+   * e.g. `/api/tags`), on that client's keep-alive pool. The request body is held to `bounds`.
    */
   forward(
     req: IncomingMessage,
     res: ServerResponse,
     upstream: OllamaClient,
     path: string,
-    maxBodySize: number,
+    bounds: BodyBounds,
   ): void
 }
 
@@ -52,31 +52,31 @@ export function createOllamaProxy(): OllamaProxy {
     res: ServerResponse,
     upstream: OllamaClient,
     path: string,
-    maxBodySize: number,
+    bounds: BodyBounds,
   ): void {
     const target = parseUpstream(upstream.baseUrl)
     const method = req.method ?? 'GET'
-    // Model blobs (`ollama create` from a local GGUF) are gigabytes by design.
-    const limit = path.startsWith('/api/blobs/') ? Number.POSITIVE_INFINITY : maxBodySize
-    let body: Dispatcher.DispatchOptions['body'] = null
-    if (method !== 'GET' && method !== 'HEAD' && hasBody(req)) {
-      const declared = Number(req.headers['content-length'])
-      if (declared > limit) {
-        refuseTooLarge(req, res, limit)
-        return
-      }
-      body = Number.isFinite(declared) ? req : Readable.from(limitBody(req, limit))
-      // A chat request is a few hundred bytes: read it whole, so undici sends headers and body
-      // in one write instead of pumping a stream (saves ticks before the first token).
-      if (declared <= SMALL_BODY) {
-        readSmallBody(req, declared).then(
-          (buffer) => dispatch(buffer),
-          () => res.destroy(),
-        )
-        return
-      }
+    if (method === 'GET' || method === 'HEAD' || !hasBody(req)) {
+      dispatch(null)
+      return
     }
-    dispatch(body)
+    // Model blobs (`ollama create` from a local GGUF) are gigabytes by design: streamed, with the
+    // body deadline applied to silences instead of to the whole upload.
+    if (path.startsWith('/api/blobs/')) {
+      dispatch(streamBlob(req, bounds.limits.bodyTimeoutMs))
+      return
+    }
+    // Every other body is read whole first, bounded in size and time, so a client that trickles
+    // its body never holds one of the pool's connections to Ollama (limits.upstreamConnections),
+    // and undici sends headers and body in one write.
+    readBody(req, bounds).then(dispatch, (err: unknown) => {
+      if (isHttpProblem(err) && err.status !== 400) {
+        if (!req.complete) req.resume()
+        sendError(res, err)
+      }
+      // The client went away mid-body: nothing to send on, nobody to answer.
+      else res.destroy()
+    })
 
     function dispatch(payload: Dispatcher.DispatchOptions['body']): void {
       disableNagle(req)
@@ -123,44 +123,38 @@ export function disableNagle(req: IncomingMessage): void {
   if (req.httpVersionMajor === 1) req.socket.setNoDelay(true)
 }
 
-/** Bodies up to this size are read whole before they are sent on. */
-const SMALL_BODY = 64 * 1024
-
-function readSmallBody(req: IncomingMessage, length: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    req.on('data', (chunk: Buffer) => chunks.push(chunk))
-    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length)))
-    req.once('error', reject)
-    // A client that leaves mid-body: nothing to send on.
-    req.once('close', () => {
-      if (!req.complete) reject(new Error('the client went away before its body was complete'))
-    })
-  })
-}
-
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length']
   if (length !== undefined) return length !== '0'
   return req.headers['transfer-encoding'] !== undefined
 }
 
-/** A chunked body has no length up front: count it as it streams through. */
-async function* limitBody(req: IncomingMessage, limit: number): AsyncGenerator<Buffer> {
-  let size = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > limit) throw tooLarge(limit)
-    yield chunk
+/**
+ * A blob upload passed through as it arrives, with backpressure. A client silent for `stallMs`
+ * (while Ollama is ready for more) fails the body with a 408, which aborts the upstream request;
+ * the silence Ollama causes by not reading does not count.
+ */
+function streamBlob(req: IncomingMessage, stallMs: number): PassThrough {
+  const body = new PassThrough()
+  let timer = setTimeout(onStall, stallMs)
+  function onStall(): void {
+    if (body.writableNeedDrain) {
+      timer = setTimeout(onStall, stallMs)
+      return
+    }
+    req.unpipe(body)
+    req.resume()
+    body.destroy(bodyTimeout(stallMs))
   }
-}
-
-function refuseTooLarge(req: IncomingMessage, res: ServerResponse, limit: number): void {
-  // Close the connection after the answer: the unread body would otherwise be parsed as the next
-  // request on this keep-alive connection.
-  res.shouldKeepAlive = false
-  sendError(res, tooLarge(limit))
-  req.resume()
+  req.on('data', () => timer.refresh())
+  req.once('end', () => clearTimeout(timer))
+  req.once('close', () => {
+    clearTimeout(timer)
+    // A client that leaves mid-upload: the upstream request must not wait for the rest.
+    if (!req.complete) body.destroy(new Error('the client went away before its body was complete'))
+  })
+  req.pipe(body)
+  return body
 }
 
 function connectionListed(headers: IncomingHttpHeaders): Set<string> | null {
@@ -270,7 +264,6 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
       return
     }
     if (isHttpProblem(err)) {
-      if (err.status === 413) res.shouldKeepAlive = false
       sendError(res, err)
       return
     }

@@ -19,7 +19,7 @@ export async function ollamaPullMiddleware(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  const body = parsePayload(pullPayloadSchema, await readJsonBody(req, ctx.options().maxBodySize))
+  const body = parsePayload(pullPayloadSchema, await readJsonBody(req, ctx.options()))
   return streamPullAsSse(ctx, req, res, body.model)
 }
 

@@ -41,7 +41,7 @@ export function ollamaRoutes(ctx: RouteContext): Connect.NextHandleFunction {
       try {
         guardProxiedBody(req)
         const upstream = requireUpstream(ctx)
-        proxy.forward(req, res, upstream, rest, ctx.options().maxBodySize)
+        proxy.forward(req, res, upstream, rest, ctx.options())
       } catch (err) {
         refuse(ctx, req, res, err)
       }
