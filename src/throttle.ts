@@ -3,6 +3,9 @@ import type { PullProgressEvent } from './protocol.js'
 // Pull progress arrives many times a second per model; neither the overlay (over Vite's HMR
 // channel) nor the terminal's progress bars need every event, so both go through this throttle.
 
+/** Keys tracked before idle ones are dropped; a dev server pulls a handful of models at once. */
+const PRUNE_AT = 64
+
 /**
  * Sends at most one event per `intervalMs` per key, always ending on the last one: the final
  * 100% (or the error) must never be dropped by the throttle.
@@ -11,13 +14,27 @@ export function createThrottle<T>(
   intervalMs: number,
   send: (value: T) => void,
   isFinal: (value: T) => boolean,
-): { push(key: string, value: T): void; dispose(): void } {
+): { push(key: string, value: T): void; dispose(): void; size(): number } {
   const slots = new Map<string, { last: number; pending?: T; timer?: NodeJS.Timeout }>()
+  /**
+   * A slot with nothing scheduled whose last send is an interval old acts exactly like no slot:
+   * drop those once there are many, so keys that never send a final value (a pull that failed,
+   * a flood of one-off names) cannot pile up.
+   */
+  let pruneAt = PRUNE_AT
+  function prune(now: number): void {
+    for (const [key, slot] of slots) {
+      if (!slot.timer && now - slot.last >= intervalMs) slots.delete(key)
+    }
+    // Keys that are all still busy are scanned again only once their number doubles.
+    pruneAt = Math.max(PRUNE_AT, slots.size * 2)
+  }
   return {
     push(key, value) {
+      const now = performance.now()
+      if (slots.size >= pruneAt && !slots.has(key)) prune(now)
       const slot = slots.get(key) ?? { last: 0 }
       slots.set(key, slot)
-      const now = performance.now()
       if (isFinal(value)) {
         clearTimeout(slot.timer)
         slots.delete(key)
@@ -51,6 +68,8 @@ export function createThrottle<T>(
       for (const slot of slots.values()) clearTimeout(slot.timer)
       slots.clear()
     },
+    /** Keys tracked now (for tests and debugging). */
+    size: () => slots.size,
   }
 }
 

@@ -40,4 +40,20 @@ describe('progress throttle', () => {
     expect(sent.at(-1)).toBe(3)
     throttle.dispose()
   })
+
+  it('forgets idle keys, so a flood of names that never finish keeps no slot each', async () => {
+    const throttle = createThrottle<number>(
+      10,
+      () => {},
+      () => false,
+    )
+    for (let n = 0; n < 1000; n++) throttle.push(`model-${n}`, n)
+    expect(throttle.size()).toBeLessThanOrEqual(1000)
+    await new Promise((r) => setTimeout(r, 30))
+    for (let n = 1000; n < 2000; n++) throttle.push(`model-${n}`, n)
+    await new Promise((r) => setTimeout(r, 30))
+    throttle.push('last', 0)
+    expect(throttle.size()).toBeLessThanOrEqual(64)
+    throttle.dispose()
+  })
 })
