@@ -21,18 +21,18 @@ export function createThrottle<T>(
    * drop those once there are many, so keys that never send a final value (a pull that failed,
    * a flood of one-off names) cannot pile up.
    */
-  let pruneAt = PRUNE_AT
+  let prunedAt = 0
   function prune(now: number): void {
+    // At most once an interval: within one, no idle slot can appear.
+    prunedAt = now
     for (const [key, slot] of slots) {
       if (!slot.timer && now - slot.last >= intervalMs) slots.delete(key)
     }
-    // Keys that are all still busy are scanned again only once their number doubles.
-    pruneAt = Math.max(PRUNE_AT, slots.size * 2)
   }
   return {
     push(key, value) {
       const now = performance.now()
-      if (slots.size >= pruneAt && !slots.has(key)) prune(now)
+      if (slots.size >= PRUNE_AT && now - prunedAt >= intervalMs) prune(now)
       const slot = slots.get(key) ?? { last: 0 }
       slots.set(key, slot)
       if (isFinal(value)) {
