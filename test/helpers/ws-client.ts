@@ -28,6 +28,8 @@ export class ChatClient {
       this.ws.once('open', () => resolve())
       this.ws.once('error', reject)
     })
+    // After the open, a reset shows as `closed`; unheard, an 'error' would crash the test run.
+    this.ws.on('error', () => {})
     this.closed = new Promise((resolve) => {
       this.ws.once('close', (code, reason) => resolve({ code, reason: String(reason) }))
     })
