@@ -86,8 +86,11 @@ export function createChatHub(ctx: RouteContext): ChatHub {
     }
   }
 
-  /** Why this chat frame cannot run now, as the error frame to answer it with; else null. */
-  function refusal(member: Member, frame: ChatFrame): ServerFrame | null {
+  /**
+   * Lets a chat frame run, joining the room it names, or answers why not: the error frame to send
+   * instead. The cheap checks come first, and none of them reaches Ollama.
+   */
+  function admit(member: Member, frame: ChatFrame): ServerFrame | null {
     const { id } = frame
     if (member.chats.has(id)) {
       return { type: 'error', id, message: `Invalid message: id: chat ${id} is still streaming` }
@@ -121,7 +124,7 @@ export function createChatHub(ctx: RouteContext): ChatHub {
   }
 
   async function startChat(member: Member, frame: ChatFrame): Promise<void> {
-    const refused = refusal(member, frame)
+    const refused = admit(member, frame)
     if (refused) {
       send(member, refused)
       return
