@@ -120,6 +120,14 @@ declare module 'virtual:ollama' {
 
   export type ChatId = string | number
 
+  /**
+   * Why the server ended a chat or refused a frame, where it was not the model failing:
+   * `cancelled` (the client's `cancel`), `disconnected` (a room's sender went away), `busy` (the
+   * connection already runs `limits.chatsPerConnection` chats: retry when one ends), `limit`
+   * (another bound of the `limits` option, named in the message).
+   */
+  type ChatErrorCode = 'cancelled' | 'disconnected' | 'busy' | 'limit'
+
   /** Frames from the server. Room frames carry `room` and the originating `session`. */
   export type ServerFrame =
     | { type: 'ready'; session: string; rooms: string[] }
@@ -133,7 +141,7 @@ declare module 'virtual:ollama' {
         room?: string
         message: string
         hint?: string
-        code?: string
+        code?: ChatErrorCode
       }
     | { type: 'joined'; room: string; members: number }
     | { type: 'left'; room: string }

@@ -146,6 +146,14 @@ export interface PullSseEvents {
 
 export type ChatId = string | number
 
+/**
+ * Why the server ended a chat or refused a frame, where it was not the model failing:
+ * `cancelled` (the client's `cancel`), `disconnected` (a room's sender went away), `busy` (the
+ * connection already runs `limits.chatsPerConnection` chats: retry when one ends), `limit`
+ * (another bound of the `limits` option, named in the message).
+ */
+export type ChatErrorCode = 'cancelled' | 'disconnected' | 'busy' | 'limit'
+
 /** Frames from the server. Room frames carry `room` and the originating `session`. */
 export type ServerFrame =
   | { type: 'ready'; session: string; rooms: string[] }
@@ -159,7 +167,7 @@ export type ServerFrame =
       room?: string
       message: string
       hint?: string
-      code?: string
+      code?: ChatErrorCode
     }
   | { type: 'joined'; room: string; members: number }
   | { type: 'left'; room: string }

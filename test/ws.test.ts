@@ -248,7 +248,13 @@ describe('WS /ws', () => {
     // member is gone.
     while (members === 2 && sent < 60) {
       const id = `flood-${sent++}`
-      speaker.send({ type: 'chat', id, room: 'flood', content: `${big} ${id}` })
+      // `messages`, since a `content` this big is more than a session keeps (limits.historyBytes).
+      speaker.send({
+        type: 'chat',
+        id,
+        room: 'flood',
+        messages: [{ role: 'user', content: `${big} ${id}` }],
+      })
       expect((await speaker.end(id)).type).toBe('done')
       const joined = speaker.upcoming((f) => f.type === 'joined')
       speaker.send({ type: 'join', room: 'flood' })
@@ -264,7 +270,9 @@ describe('WS /ws', () => {
   })
 
   it('bounds a session’s history and forgets idle sessions', async () => {
-    const bounded = await startHarness({ chatSocket: { historyLimit: 2, sessionTtlMs: 100 } })
+    const bounded = await startHarness({
+      plugin: { limits: { historyMessages: 2, sessionIdleMs: 100 } },
+    })
     try {
       const c = new Client(`${bounded.url.replace('http', 'ws')}/ws?session=bounded`)
       await c.opened

@@ -1,12 +1,17 @@
 import { z } from 'zod'
+import { fixedLimits } from '../../limits.js'
 import { modelNameSchema } from '../../options.js'
 import type { ClientFrame, ServerFrame } from '../../protocol.js'
 import { chatMessageSchema, modelOptionsSchema } from '../chat.js'
+import { jsonDepthExceeds } from '../json.js'
 
 // The chat WebSocket's frames: what a client may send, checked here with zod, and what the server
 // sends, typed by `ServerFrame` from protocol.ts (the shapes the browser's `connect()` reads).
 
-const name = z.string().min(1, 'cannot be empty').max(128, 'at most 128 characters')
+const name = z
+  .string()
+  .min(1, 'cannot be empty')
+  .max(fixedLimits.idLength, `at most ${fixedLimits.idLength} characters`)
 const chatId = z.union([name, z.number()])
 
 const chatFrame = z
@@ -52,6 +57,53 @@ export type ClientFrameChecks = [
   Expect<Plain<ClientFrame> extends z.input<typeof clientFrameSchema> ? true : false>,
   Expect<ClientFrameData['type'] extends ClientFrame['type'] ? true : false>,
 ]
+
+/**
+ * A text message as a checked client frame, or the error frame that tells the client what was
+ * wrong (binary messages come as `null`). Depth is checked before `JSON.parse`: a frame nested
+ * 100,000 deep parses, and then the schema's recursive walk overflows the stack.
+ */
+export function decodeClientFrame(
+  text: string | null,
+): { frame: ClientFrameData } | { error: ServerFrame } {
+  if (text !== null && jsonDepthExceeds(text)) {
+    return {
+      error: {
+        type: 'error',
+        message: `Invalid message: JSON nested more than ${fixedLimits.jsonDepth} levels deep`,
+      },
+    }
+  }
+  let value: unknown
+  try {
+    value = text === null ? undefined : JSON.parse(text)
+  } catch {
+    value = undefined
+  }
+  if (value === undefined) {
+    return {
+      error: {
+        type: 'error',
+        message: 'Invalid message: send JSON text such as {"type":"chat",…}',
+      },
+    }
+  }
+  const parsed = clientFrameSchema.safeParse(value)
+  if (parsed.success) return { frame: parsed.data }
+  const issue = parsed.error.issues[0]
+  const field = issue?.path.length ? issue.path.join('.') : 'type'
+  const id = (value as { id?: unknown } | null)?.id
+  return {
+    error: {
+      type: 'error',
+      // An id the schema refused for its length is not echoed back.
+      ...((typeof id === 'string' && id.length <= fixedLimits.idLength) || typeof id === 'number'
+        ? { id }
+        : {}),
+      message: `Invalid message: ${field}: ${issue?.message ?? 'invalid'}`,
+    },
+  }
+}
 
 /** A server frame as the bytes of one text message; only `encodeFrame` makes one. */
 export type EncodedFrame = Buffer & { readonly __encoded: 'ServerFrame' }

@@ -1,39 +1,36 @@
 import { randomUUID } from 'node:crypto'
+import { fixedLimits } from '../../limits.js'
 import { errorMessage, toProblem } from '../../problem.js'
 import type { ChatId, ServerFrame } from '../../protocol.js'
 import { type ChatMessage, resolveModel, runChat } from '../chat.js'
 import type { RouteContext } from '../context.js'
 import { type ChatFrame, type ClientFrameData, type EncodedFrame, encodeFrame } from './frames.js'
+import { createRoomRegistry } from './rooms.js'
+import { createSessionStore, messageBytes, type Session } from './sessions.js'
 
-// What the chat WebSocket remembers and runs, apart from any socket: sessions (a bounded history
-// each, forgotten after a while unused), rooms and their members, and each client's chats. The
-// socket side (socket.ts) hands it checked frames and reaches the client through a `HubPeer`.
+// What the chat WebSocket remembers and runs, apart from any socket: sessions (sessions.ts),
+// rooms (rooms.ts) and each client's chats, every one of them bounded by the `limits` option
+// (docs/decisions.md, "What the chat WebSocket forgets"). The socket side (socket.ts) hands it
+// checked frames and reaches the client through a `HubPeer`.
 
 /** How the hub reaches one client. */
 export interface HubPeer {
   send(frame: EncodedFrame): void
 }
 
-export interface ChatHubOptions {
-  /** Messages a session keeps (system messages at the start are kept on top of these). */
-  historyLimit: number
-  /** A session nobody used for this long is forgotten. */
-  sessionTtlMs: number
-}
-
 /** One connected client, as the hub knows it. */
 export interface HubConnection {
-  /** The session `content` messages go to unless a message names another. */
-  readonly session: string
-  readonly rooms: ReadonlySet<string>
   /** Acts on a checked frame: runs or cancels a chat, joins or leaves a room. */
   receive(frame: ClientFrameData): void
-  /** The client went away: it leaves its rooms and its chats are aborted. */
+  /** The client went away: it leaves its rooms, its chats are aborted, its sessions wait. */
   close(): void
 }
 
 export interface ChatHub {
-  /** A client connected; `session` and `room` are what its URL asked for, if anything. */
+  /**
+   * A client connected; `session` and `room` are what its URL asked for, if anything. Sends it
+   * the `ready` frame, then an error frame if the room refused it.
+   */
   connect(peer: HubPeer, requested: { session: string | null; room: string | null }): HubConnection
   /** Forgets every session and stops the sweep. */
   close(): void
@@ -41,14 +38,12 @@ export interface ChatHub {
 
 interface Member {
   peer: HubPeer
+  /** The session `content` chats go to unless one names another. */
   session: string
   rooms: Set<string>
+  /** The sessions this connection used, least recently used first (the store's bookkeeping). */
+  sessions: Map<string, Session>
   chats: Map<ChatId, AbortController>
-}
-
-interface Session {
-  history: ChatMessage[]
-  touched: number
 }
 
 /** Who sees a chat's frames: its sender, or every member of its room at the time of each frame. */
@@ -61,9 +56,11 @@ class CancelledError extends Error {
   }
 }
 
-export function createChatHub(ctx: RouteContext, settings: ChatHubOptions): ChatHub {
-  const sessions = new Map<string, Session>()
-  const rooms = new Map<string, Set<Member>>()
+export function createChatHub(ctx: RouteContext): ChatHub {
+  // Read at use: the options change across config restarts.
+  const limits = () => ctx.options().limits
+  const sessions = createSessionStore(limits)
+  const rooms = createRoomRegistry<Member>(limits)
 
   function receive(member: Member, frame: ClientFrameData): void {
     switch (frame.type) {
@@ -73,36 +70,70 @@ export function createChatHub(ctx: RouteContext, settings: ChatHubOptions): Chat
       case 'cancel':
         member.chats.get(frame.id)?.abort(new CancelledError())
         return
-      case 'join':
-        joinRoom(member, frame.room)
-        send(member, {
-          type: 'joined',
-          room: frame.room,
-          members: rooms.get(frame.room)?.size ?? 0,
-        })
+      case 'join': {
+        const refused = rooms.join(member, frame.room)
+        if (refused) {
+          send(member, { type: 'error', room: frame.room, code: 'limit', message: refused })
+          return
+        }
+        send(member, { type: 'joined', room: frame.room, members: rooms.members(frame.room).size })
         return
+      }
       case 'leave':
-        leaveRoom(member, frame.room)
+        rooms.leave(member, frame.room)
         send(member, { type: 'left', room: frame.room })
         return
     }
   }
 
+  /**
+   * Lets a chat frame run, joining the room it names, or answers why not: the error frame to send
+   * instead. The cheap checks come first, and none of them reaches Ollama.
+   */
+  function admit(member: Member, frame: ChatFrame): ServerFrame | null {
+    const { id } = frame
+    if (member.chats.has(id)) {
+      return { type: 'error', id, message: `Invalid message: id: chat ${id} is still streaming` }
+    }
+    const bounds = limits()
+    if (member.chats.size >= bounds.chatsPerConnection) {
+      return {
+        type: 'error',
+        id,
+        code: 'busy',
+        message: `Busy: this connection already runs ${member.chats.size} chats, the most limits.chatsPerConnection allows. Send it again when one ends (done or error), or raise limits.chatsPerConnection in vite.config.ts.`,
+      }
+    }
+    if (frame.content !== undefined) {
+      const bytes = messageBytes({ role: 'user', content: frame.content })
+      // The session could never keep it, so the next turn would silently lack this one.
+      if (bytes > bounds.historyBytes) {
+        return {
+          type: 'error',
+          id,
+          code: 'limit',
+          message: `Message refused: its content is ${bytes} bytes, more than a session keeps (limits.historyBytes, ${bounds.historyBytes} bytes). Raise limits.historyBytes in vite.config.ts, or send "messages" instead of "content": your app then holds the conversation.`,
+        }
+      }
+    }
+    if (frame.room) {
+      const refused = rooms.join(member, frame.room)
+      if (refused) return { type: 'error', id, room: frame.room, code: 'limit', message: refused }
+    }
+    return null
+  }
+
   async function startChat(member: Member, frame: ChatFrame): Promise<void> {
+    const refused = admit(member, frame)
+    if (refused) {
+      send(member, refused)
+      return
+    }
     const { id } = frame
     const sessionId = frame.session ?? member.session
     const audience: Audience = frame.room ? { room: frame.room } : { member }
     const tags = { id, session: sessionId, ...(frame.room ? { room: frame.room } : {}) }
-    if (member.chats.has(id)) {
-      send(member, {
-        type: 'error',
-        id,
-        message: `Invalid message: id: chat ${id} is still streaming`,
-      })
-      return
-    }
-    if (frame.room) joinRoom(member, frame.room)
-    const session = touchSession(sessionId)
+    const session = sessions.use(sessionId, member)
     const messages: ChatMessage[] = frame.messages ?? [
       ...session.history,
       { role: 'user', content: frame.content ?? '' },
@@ -129,11 +160,7 @@ export function createChatHub(ctx: RouteContext, settings: ChatHubOptions): Chat
         (text) => tokens.push(text),
       )
       tokens.flush()
-      session.history = trimHistory(
-        [...messages, { role: 'assistant', content: result.content }],
-        settings.historyLimit,
-      )
-      session.touched = Date.now()
+      sessions.remember(session, [...messages, { role: 'assistant', content: result.content }])
       broadcast(audience, { type: 'done', ...tags, metrics: result.metrics })
     } catch (err) {
       tokens.flush()
@@ -155,81 +182,53 @@ export function createChatHub(ctx: RouteContext, settings: ChatHubOptions): Chat
     }
   }
 
-  function touchSession(id: string): Session {
-    let session = sessions.get(id)
-    if (!session) {
-      session = { history: [], touched: 0 }
-      sessions.set(id, session)
-    }
-    session.touched = Date.now()
-    return session
-  }
-
-  function joinRoom(member: Member, room: string): void {
-    let members = rooms.get(room)
-    if (!members) {
-      members = new Set()
-      rooms.set(room, members)
-    }
-    members.add(member)
-    member.rooms.add(room)
-  }
-
-  function leaveRoom(member: Member, room: string): void {
-    member.rooms.delete(room)
-    const members = rooms.get(room)
-    if (!members) return
-    members.delete(member)
-    if (members.size === 0) rooms.delete(room)
-  }
-
   function broadcast(audience: Audience, frame: ServerFrame): void {
     // Serialised once, sent to every member.
     const data = encodeFrame(frame)
     if ('member' in audience) audience.member.peer.send(data)
-    else for (const member of rooms.get(audience.room) ?? []) member.peer.send(data)
+    else for (const member of rooms.members(audience.room)) member.peer.send(data)
   }
 
   function send(member: Member, frame: ServerFrame): void {
     member.peer.send(encodeFrame(frame))
   }
 
-  const sweeper = setInterval(
-    () => {
-      const cutoff = Date.now() - settings.sessionTtlMs
-      for (const [id, session] of sessions) if (session.touched < cutoff) sessions.delete(id)
-    },
-    Math.min(settings.sessionTtlMs, 60_000),
-  )
-  sweeper.unref()
-
   return {
     connect(peer, requested) {
       const member: Member = {
         peer,
-        session:
-          requested.session && requested.session.length <= 128 ? requested.session : randomUUID(),
+        session: isId(requested.session) ? requested.session : randomUUID(),
         rooms: new Set(),
+        sessions: new Map(),
         chats: new Map(),
       }
-      touchSession(member.session)
-      if (requested.room && requested.room.length <= 128) joinRoom(member, requested.room)
+      // The connection's own session counts towards the bounds like any other.
+      sessions.use(member.session, member)
+      const room = isId(requested.room) ? requested.room : null
+      const refused = room === null ? null : rooms.join(member, room)
+      send(member, { type: 'ready', session: member.session, rooms: [...member.rooms] })
+      // After `ready`, which lists the rooms the client is in: this says why one is missing.
+      if (room !== null && refused)
+        send(member, { type: 'error', room, code: 'limit', message: refused })
       return {
-        session: member.session,
-        rooms: member.rooms,
         receive: (frame) => receive(member, frame),
         close() {
-          for (const room of [...member.rooms]) leaveRoom(member, room)
+          for (const room of [...member.rooms]) rooms.leave(member, room)
           for (const chat of member.chats.values())
             chat.abort(new DOMException('The client went away', 'AbortError'))
+          sessions.release(member)
         },
       }
     },
     close() {
-      clearInterval(sweeper)
-      sessions.clear()
+      sessions.close()
     },
   }
+}
+
+/** A session or room id from a URL, within the length frames are held to. */
+function isId(value: string | null): value is string {
+  return value !== null && value.length > 0 && value.length <= fixedLimits.idLength
 }
 
 /**
@@ -256,13 +255,4 @@ class TokenBatcher {
     this.pending = ''
     this.emit(content)
   }
-}
-
-/** The last `limit` messages, with the leading system messages kept. */
-function trimHistory(messages: ChatMessage[], limit: number): ChatMessage[] {
-  let system = 0
-  while (messages[system]?.role === 'system') system++
-  const rest = messages.slice(system)
-  if (rest.length <= limit) return messages
-  return [...messages.slice(0, system), ...rest.slice(rest.length - limit)]
 }

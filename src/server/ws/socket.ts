@@ -3,17 +3,19 @@ import type { Duplex } from 'node:stream'
 import { debuglog } from 'node:util'
 import type { HttpServer } from 'vite'
 import { type WebSocket, WebSocketServer } from 'ws'
-import type { ServerFrame } from '../../protocol.js'
 import type { RouteContext } from '../context.js'
 import { foreignOriginReason, isAllowedHost } from '../guards.js'
 import { networkRefusal } from '../network.js'
-import { clientFrameSchema, type EncodedFrame, encodeFrame } from './frames.js'
-import { type ChatHubOptions, createChatHub, type HubConnection } from './hub.js'
+import { decodeClientFrame, type EncodedFrame, encodeFrame } from './frames.js'
+import { createChatHub, type HubConnection } from './hub.js'
 
 const debug = debuglog('vite-plugin-ollama')
 
-/** The socket's own settings, and the hub's (`historyLimit`, `sessionTtlMs`). */
-export interface ChatSocketOptions extends Partial<ChatHubOptions> {
+/**
+ * The socket's own settings. What the hub keeps (sessions, rooms, chats) is bounded by the
+ * `limits` option instead, the one list of bounds (src/limits.ts).
+ */
+export interface ChatSocketOptions {
   /** A client whose unsent backlog passes this is dropped (close 1013) instead of growing memory. */
   maxBufferedBytes?: number
   /** Ping period; a client that missed the previous pong is terminated. */
@@ -23,14 +25,13 @@ export interface ChatSocketOptions extends Partial<ChatHubOptions> {
 const DEFAULTS: Required<ChatSocketOptions> = {
   maxBufferedBytes: 8 * 1024 * 1024,
   pingIntervalMs: 30_000,
-  historyLimit: 40,
-  sessionTtlMs: 30 * 60_000,
 }
 
 /** One WebSocket client: the socket side of it; its sessions, rooms and chats are the hub's. */
 interface Client {
   ws: WebSocket
-  connection: HubConnection
+  /** Set right after the client is made: the hub greets it through `sendRaw` at once. */
+  connection: HubConnection | null
   alive: boolean
   dropped: boolean
 }
@@ -56,7 +57,7 @@ export function attachChatSocket(
     clientTracking: false,
   })
   const clients = new Set<Client>()
-  const hub = createChatHub(ctx, settings)
+  const hub = createChatHub(ctx)
   const server = httpServer as Server
 
   function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -88,15 +89,7 @@ export function attachChatSocket(
   }
 
   function onConnection(ws: WebSocket, params: URLSearchParams): void {
-    const client: Client = {
-      ws,
-      connection: hub.connect(
-        { send: (data) => sendRaw(client, data) },
-        { session: params.get('session'), room: params.get('room') },
-      ),
-      alive: true,
-      dropped: false,
-    }
+    const client: Client = { ws, connection: null, alive: true, dropped: false }
     clients.add(client)
     ws.on('pong', () => {
       client.alive = true
@@ -104,41 +97,16 @@ export function attachChatSocket(
     ws.on('message', (data, isBinary) => onMessage(client, isBinary ? null : data.toString()))
     ws.on('close', () => onClose(client))
     ws.on('error', (err) => debug('ws: client error: %s', err.message))
-    const { session, rooms } = client.connection
-    send(client, { type: 'ready', session, rooms: [...rooms] })
+    client.connection = hub.connect(
+      { send: (data) => sendRaw(client, data) },
+      { session: params.get('session'), room: params.get('room') },
+    )
   }
 
   function onMessage(client: Client, text: string | null): void {
-    let value: unknown
-    try {
-      value = text === null ? undefined : JSON.parse(text)
-    } catch {
-      value = undefined
-    }
-    if (value === undefined) {
-      send(client, {
-        type: 'error',
-        message: 'Invalid message: send JSON text such as {"type":"chat",…}',
-      })
-      return
-    }
-    const parsed = clientFrameSchema.safeParse(value)
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]
-      const field = issue?.path.length ? issue.path.join('.') : 'type'
-      const id = (value as { id?: unknown } | null)?.id
-      send(client, {
-        type: 'error',
-        ...(typeof id === 'string' || typeof id === 'number' ? { id } : {}),
-        message: `Invalid message: ${field}: ${issue?.message ?? 'invalid'}`,
-      })
-      return
-    }
-    client.connection.receive(parsed.data)
-  }
-
-  function send(client: Client, frame: ServerFrame): void {
-    sendRaw(client, encodeFrame(frame))
+    const decoded = decodeClientFrame(text)
+    if ('error' in decoded) sendRaw(client, encodeFrame(decoded.error))
+    else client.connection?.receive(decoded.frame)
   }
 
   function sendRaw(client: Client, data: EncodedFrame): void {
@@ -165,7 +133,7 @@ export function attachChatSocket(
 
   function onClose(client: Client): void {
     if (!clients.delete(client)) return
-    client.connection.close()
+    client.connection?.close()
   }
 
   const pinger = setInterval(() => {
