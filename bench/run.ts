@@ -14,6 +14,7 @@ const suites: Record<string, () => Promise<Figure[]>> = {
   load: async () => (await import('./load.js')).benchLoad(),
   progress: async () => (await import('./progress.js')).benchProgress(),
   detect: async () => (await import('./detect.js')).benchDetect(),
+  abuse: async () => (await import('./abuse.js')).benchAbuse(),
 }
 
 const only = process.argv.slice(2)
