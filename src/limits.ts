@@ -27,8 +27,14 @@ export const limits = {
   rooms: 1_000,
   /** Members of one room. */
   roomMembers: 64,
+  /** Bytes a second one WebSocket connection may send; past it, it is read more slowly. */
+  inboundBytesPerSecond: 1 * MiB,
+  /** Bytes a second all WebSocket connections together may send; past it, senders are read more slowly. */
+  totalInboundBytesPerSecond: 4 * MiB,
   /** Chats one WebSocket connection may run at once. */
   chatsPerConnection: 4,
+  /** Pulls of models outside `models` through `POST /pull` a minute; past it, 429. */
+  pullsPerMinute: 20,
   /** Connections to Ollama the dev server holds open; more requests wait for one. */
   upstreamConnections: 32,
   /** A request body must arrive whole within this time. */

@@ -68,7 +68,13 @@ describe('floods the dev server survives', () => {
   it('answers 2,000 pulls of unknown names with their error, and /status and the terminal stay as they were', async () => {
     const sim: Simulator = await startSimulator({ models: ['llama3.2'] })
     cleanups.push(() => sim.close())
-    const served = await servePlugin({ engine: 'external', url: sim.url, models: ['llama3.2'] })
+    // Every pull reaches Ollama here (the rate bound is the next test's): the stores must hold.
+    const served = await servePlugin({
+      engine: 'external',
+      url: sim.url,
+      models: ['llama3.2'],
+      limits: { pullsPerMinute: 1_000_000 },
+    })
     cleanups.push(() => served.close())
     await waitForStatus(served.url, (s) => s.phase === 'ready')
     const before = await getStatus(served.url)
@@ -112,6 +118,48 @@ describe('floods the dev server survives', () => {
       Math.max(20 * percentile(idle.latencies, 99), 500),
     )
   }, 60_000)
+
+  it('answers one-off pulls past pullsPerMinute with 429 and Retry-After, before Ollama hears of them', async () => {
+    const sim: Simulator = await startSimulator({ models: ['llama3.2'] })
+    cleanups.push(() => sim.close())
+    const served = await servePlugin({
+      engine: 'external',
+      url: sim.url,
+      models: ['llama3.2'],
+      warmup: false,
+      limits: { pullsPerMinute: 5 },
+    })
+    cleanups.push(() => served.close())
+    await waitForStatus(served.url, (s) => s.phase === 'ready')
+    const pull = (model: string) =>
+      fetch(`${served.url}/__ollama/pull`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ model }),
+      })
+    const before = sim.stats.requests['POST /api/pull'] ?? 0
+    const statuses: number[] = []
+    for (let i = 0; i < 8; i++) {
+      const res = await pull(`one-off-${i}`)
+      await res.text()
+      statuses.push(res.status)
+      if (res.status === 429) {
+        expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0)
+        expect(res.headers.get('retry-after')).toMatch(/^\d+$/)
+      }
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429, 429])
+    expect((sim.stats.requests['POST /api/pull'] ?? 0) - before).toBe(5)
+    // The app's own models are never held back: its Retry button must work.
+    const own = await pull('llama3.2')
+    await own.text()
+    expect(own.status).toBe(200)
+    const refused = await pull('one-off-9')
+    expect(await refused.json()).toMatchObject({
+      error: expect.stringContaining('at most 5 a minute'),
+      hint: expect.stringContaining('limits.pullsPerMinute'),
+    })
+  }, 30_000)
 
   it('holds 130 slow-body clients to 408 while chats queue for limits.upstreamConnections connections to Ollama', async () => {
     const sim: Simulator = await startSimulator({ models: ['llama3.2'], tokenDelayMs: 5 })

@@ -286,4 +286,42 @@ describe('WS /ws bounds (limits)', () => {
       expect((await c.end('i'.repeat(128))).type).toBe('done')
     })
   })
+
+  describe('intake', () => {
+    it('reads a client past inboundBytesPerSecond more slowly, losing nothing', async () => {
+      const rate = 500_000
+      limit({ inboundBytesPerSecond: rate })
+      const c = await open()
+      // Frames the server answers at once with an error, 200 KB each: 2.4 MB in all.
+      const frames = 12
+      const padding = 'x'.repeat(200_000)
+      const started = performance.now()
+      for (let n = 0; n < frames; n++) c.send({ type: 'nope', n, padding })
+      await waitForFrames(c, frames)
+      const took = performance.now() - started
+      // One burst of maxBodySize (1 MiB) passes at once; the rest arrives at the rate.
+      const bytes = frames * 200_000 - 1024 * 1024
+      expect(took).toBeGreaterThan((bytes / rate) * 1000 * 0.8)
+      expect(c.frames.filter((f) => f.type === 'error')).toHaveLength(frames)
+    })
+
+    it('reads everyone more slowly past totalInboundBytesPerSecond', async () => {
+      const rate = 500_000
+      limit({ totalInboundBytesPerSecond: rate })
+      const senders = await Promise.all([open(), open()])
+      const padding = 'x'.repeat(200_000)
+      const started = performance.now()
+      for (const c of senders) for (let n = 0; n < 6; n++) c.send({ type: 'nope', n, padding })
+      await Promise.all(senders.map((c) => waitForFrames(c, 6)))
+      const bytes = 12 * 200_000 - 1024 * 1024
+      expect(performance.now() - started).toBeGreaterThan((bytes / rate) * 1000 * 0.8)
+    })
+  })
 })
+
+/** Resolves once `client` got `count` error frames. */
+async function waitForFrames(client: ChatClient, count: number): Promise<void> {
+  while (client.frames.filter((f) => f.type === 'error').length < count) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}

@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { debuglog } from 'node:util'
 import { z } from 'zod'
+import { normalizeModelName } from '../models/name.js'
 import { modelNameSchema } from '../options.js'
-import { toProblem } from '../problem.js'
+import { ProblemError, toProblem } from '../problem.js'
 import type { PullProgressEvent, PullSseEvents } from '../protocol.js'
 import { parsePayload, readJsonBody } from './body.js'
 import { requireUpstream } from './chat.js'
@@ -13,14 +14,43 @@ const debug = debuglog('vite-plugin-ollama')
 
 const pullPayloadSchema = z.object({ model: modelNameSchema })
 
-/** `POST /pull`: `{ model }` → SSE `progress` / `done` / `error`. */
-export async function ollamaPullMiddleware(
+/**
+ * `POST /pull`: `{ model }` → SSE `progress` / `done` / `error`. Pulls of models outside
+ * `models` are limited to `limits.pullsPerMinute`: each costs Ollama a registry lookup and the
+ * overlay a state change, and a person pulls a handful by hand (docs/decisions.md, "Every store a
+ * request can grow has a bound").
+ */
+export function createPullRoute(): (
   ctx: RouteContext,
   req: IncomingMessage,
   res: ServerResponse,
-): Promise<void> {
-  const body = parsePayload(pullPayloadSchema, await readJsonBody(req, ctx.options()))
-  return streamPullAsSse(ctx, req, res, body.model)
+) => Promise<void> {
+  /** When recent one-off pulls started, oldest first; never longer than the limit. */
+  const started: number[] = []
+
+  function admit(ctx: RouteContext, model: string): void {
+    const { models, limits } = ctx.options()
+    const name = normalizeModelName(model)
+    if (models.some((m) => normalizeModelName(m) === name)) return
+    const now = Date.now()
+    while (started.length && (started[0] ?? 0) <= now - 60_000) started.shift()
+    if (started.length >= limits.pullsPerMinute) {
+      const retry = Math.max(1, Math.ceil(((started[0] ?? now) + 60_000 - now) / 1000))
+      throw new ProblemError({
+        status: 429,
+        message: `Too many pulls of models outside models: at most ${limits.pullsPerMinute} a minute`,
+        hint: `Retry in ${retry} s, add the model to models in the ollama() options, or raise limits.pullsPerMinute.`,
+        headers: { 'Retry-After': String(retry) },
+      })
+    }
+    started.push(now)
+  }
+
+  return async function ollamaPullMiddleware(ctx, req, res) {
+    const body = parsePayload(pullPayloadSchema, await readJsonBody(req, ctx.options()))
+    admit(ctx, body.model)
+    return streamPullAsSse(ctx, req, res, body.model)
+  }
 }
 
 /** `POST /pull` as SSE: `progress` (PullProgressEvent) while it runs, then `done` or `error`. */

@@ -8,7 +8,7 @@ import type { RouteContext } from './context.js'
 import { assertOwnOrigin, isUnsafeMethod, methodNotAllowed } from './guards.js'
 import { networkRefusal } from './network.js'
 import { createOllamaProxy } from './proxy.js'
-import { ollamaPullMiddleware } from './pull-route.js'
+import { createPullRoute } from './pull-route.js'
 
 /**
  * The plugin's HTTP routes under `ctx.base`, as one named middleware: `GET /status`, the
@@ -19,6 +19,7 @@ import { ollamaPullMiddleware } from './pull-route.js'
  */
 export function ollamaRoutes(ctx: RouteContext): Connect.NextHandleFunction {
   const proxy = createOllamaProxy()
+  const routes: OwnRoutes = { pull: createPullRoute() }
 
   return function ollamaRoutesMiddleware(req, res, next) {
     const url = req.url ?? '/'
@@ -47,11 +48,17 @@ export function ollamaRoutes(ctx: RouteContext): Connect.NextHandleFunction {
       }
       return
     }
-    handleOwnRoute(ctx, req, res, path).catch((err) => refuse(ctx, req, res, err))
+    handleOwnRoute(routes, ctx, req, res, path).catch((err) => refuse(ctx, req, res, err))
   }
 }
 
+/** The plugin's own routes that keep state across requests, made once per server. */
+interface OwnRoutes {
+  pull: ReturnType<typeof createPullRoute>
+}
+
 async function handleOwnRoute(
+  routes: OwnRoutes,
   ctx: RouteContext,
   req: IncomingMessage,
   res: ServerResponse,
@@ -67,7 +74,7 @@ async function handleOwnRoute(
       return ollamaChatMiddleware(ctx, req, res)
     case '/pull':
       allowMethods(req, ['POST'])
-      return ollamaPullMiddleware(ctx, req, res)
+      return routes.pull(ctx, req, res)
     case '/ws':
       // The WebSocket lives on the server's 'upgrade' event (ws/socket.ts); a plain GET lands here.
       throw new ProblemError({

@@ -8,6 +8,7 @@ import { foreignOriginReason, isAllowedHost } from '../guards.js'
 import { networkRefusal } from '../network.js'
 import { decodeClientFrame, type EncodedFrame, encodeFrame } from './frames.js'
 import { createChatHub, type HubConnection } from './hub.js'
+import { type Bucket, createBucket } from './intake.js'
 
 const debug = debuglog('vite-plugin-ollama')
 
@@ -34,6 +35,10 @@ interface Client {
   connection: HubConnection | null
   alive: boolean
   dropped: boolean
+  /** What this client may still send before it is read more slowly. */
+  intake: Bucket
+  /** The timer that reads it again. */
+  resume?: NodeJS.Timeout
 }
 
 /**
@@ -58,6 +63,10 @@ export function attachChatSocket(
   })
   const clients = new Set<Client>()
   const hub = createChatHub(ctx)
+  const totalIntake = createBucket(
+    () => ctx.options().limits.totalInboundBytesPerSecond,
+    () => Math.max(ctx.options().limits.totalInboundBytesPerSecond, ctx.options().maxBodySize),
+  )
   const server = httpServer as Server
 
   function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -89,18 +98,41 @@ export function attachChatSocket(
   }
 
   function onConnection(ws: WebSocket, params: URLSearchParams): void {
-    const client: Client = { ws, connection: null, alive: true, dropped: false }
+    const client: Client = {
+      ws,
+      connection: null,
+      alive: true,
+      dropped: false,
+      intake: createBucket(
+        () => ctx.options().limits.inboundBytesPerSecond,
+        () => Math.max(ctx.options().limits.inboundBytesPerSecond, ctx.options().maxBodySize),
+      ),
+    }
     clients.add(client)
     ws.on('pong', () => {
       client.alive = true
     })
-    ws.on('message', (data, isBinary) => onMessage(client, isBinary ? null : data.toString()))
+    ws.on('message', (data: Buffer, isBinary) => {
+      throttleIntake(client, data.length)
+      onMessage(client, isBinary ? null : data.toString())
+    })
     ws.on('close', () => onClose(client))
     ws.on('error', (err) => debug('ws: client error: %s', err.message))
     client.connection = hub.connect(
       { send: (data) => sendRaw(client, data) },
       { session: params.get('session'), room: params.get('room') },
     )
+  }
+
+  /** A client past its rate, or past everyone's, is not read until it is back within it. */
+  function throttleIntake(client: Client, bytes: number): void {
+    const wait = Math.max(client.intake.take(bytes), totalIntake.take(bytes))
+    if (wait === 0 || client.resume) return
+    client.ws.pause()
+    client.resume = setTimeout(() => {
+      client.resume = undefined
+      client.ws.resume()
+    }, wait)
   }
 
   function onMessage(client: Client, text: string | null): void {
@@ -132,6 +164,7 @@ export function attachChatSocket(
   }
 
   function onClose(client: Client): void {
+    clearTimeout(client.resume)
     if (!clients.delete(client)) return
     client.connection?.close()
   }
