@@ -1,5 +1,5 @@
-// How fast a client may send: a token bucket of bytes (docs/decisions.md, "Every store a
-// request can grow has a bound"). Every large frame costs the one event loop the whole dev server shares
+// How fast a client may send: a token bucket of bytes (docs/decisions.md, "Every store a request
+// can grow has a bound"). Every large frame costs the one event loop the whole dev server shares
 // (unmasking, decoding, parsing: about 10 ms per MB), so a client sending them as fast as it can
 // would starve the app's own requests. Past its rate a connection is simply not read for a while:
 // TCP pushes back on the sender and nothing is lost or refused.
