@@ -1,78 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import WebSocket from 'ws'
 import { simulatedReply } from '../src/simulator/index.js'
+import { ChatClient as Client, type Frame } from './helpers/ws-client.js'
 import { type Harness, nextCancel, startHarness } from './routes-harness.js'
-
-interface Frame {
-  type: string
-  id?: string | number
-  session?: string
-  room?: string
-  content?: string
-  message?: string
-  code?: string
-  metrics?: { tokens: number; promptTokens?: number; model: string }
-  [key: string]: unknown
-}
-
-/** A test client that records every frame and can wait for one. */
-class Client {
-  readonly frames: Frame[] = []
-  private waiters: { match(frame: Frame): boolean; resolve(frame: Frame): void }[] = []
-  readonly ws: WebSocket
-  readonly opened: Promise<void>
-  readonly closed: Promise<{ code: number; reason: string }>
-
-  constructor(url: string) {
-    this.ws = new WebSocket(url)
-    this.opened = new Promise((resolve, reject) => {
-      this.ws.once('open', () => resolve())
-      this.ws.once('error', reject)
-    })
-    this.closed = new Promise((resolve) => {
-      this.ws.once('close', (code, reason) => resolve({ code, reason: String(reason) }))
-    })
-    this.ws.on('message', (data) => {
-      const frame = JSON.parse(String(data)) as Frame
-      this.frames.push(frame)
-      this.waiters = this.waiters.filter((w) => {
-        if (!w.match(frame)) return true
-        w.resolve(frame)
-        return false
-      })
-    })
-  }
-
-  send(frame: unknown): void {
-    this.ws.send(JSON.stringify(frame))
-  }
-
-  next(match: (frame: Frame) => boolean): Promise<Frame> {
-    const seen = this.frames.find(match)
-    if (seen) return Promise.resolve(seen)
-    return new Promise((resolve) => this.waiters.push({ match, resolve }))
-  }
-
-  /** Waits for a matching frame that has not arrived yet. */
-  upcoming(match: (frame: Frame) => boolean): Promise<Frame> {
-    return new Promise((resolve) => this.waiters.push({ match, resolve }))
-  }
-
-  /** Waits for the end of chat `id` (done or error). */
-  end(id: string | number): Promise<Frame> {
-    return this.next((f) => f.id === id && (f.type === 'done' || f.type === 'error'))
-  }
-
-  text(id: string | number, session?: string): string {
-    return this.frames
-      .filter(
-        (f) =>
-          f.type === 'token' && f.id === id && (session === undefined || f.session === session),
-      )
-      .map((f) => f.content)
-      .join('')
-  }
-}
 
 describe('WS /ws', () => {
   let h: Harness

@@ -63,6 +63,22 @@ export class ChatClient {
     return new Promise((resolve) => this.waiters.push({ match, resolve }))
   }
 
+  /** Waits for a matching frame that has not arrived yet. */
+  upcoming(match: (frame: Frame) => boolean): Promise<Frame> {
+    return new Promise((resolve) => this.waiters.push({ match, resolve }))
+  }
+
+  /** The text chat `id` streamed so far (in `session`, when given). */
+  text(id: string | number, session?: string): string {
+    return this.frames
+      .filter(
+        (f) =>
+          f.type === 'token' && f.id === id && (session === undefined || f.session === session),
+      )
+      .map((f) => f.content)
+      .join('')
+  }
+
   /** Waits for the end of chat `id` (done or error). */
   end(id: string | number): Promise<Frame> {
     return this.next((f) => f.id === id && (f.type === 'done' || f.type === 'error'))
