@@ -92,6 +92,32 @@ function onAbort(signal: AbortSignal, fn: () => void): () => void {
   return () => signal.removeEventListener('abort', fn)
 }
 
+/**
+ * A chat WebSocket for a flood: `drive` sends and counts on it and calls `finish` when done. It
+ * resolves once the socket is closed, by `finish`, by the server or by `signal`.
+ */
+function floodSocket(
+  url: string,
+  signal: AbortSignal,
+  drive: (ws: WebSocket, finish: () => void) => void,
+): Promise<void> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(chatSocketUrl(url))
+    let finished = false
+    const finish = () => {
+      if (finished) return
+      finished = true
+      forget()
+      ws.terminate()
+      resolve()
+    }
+    const forget = onAbort(signal, finish)
+    drive(ws, finish)
+    ws.on('error', () => {}) // 'close' follows
+    ws.on('close', finish)
+  })
+}
+
 function chatSocketUrl(url: string): string {
   return `${url.replace(/^http/, 'ws')}/__ollama/ws`
 }
@@ -123,19 +149,9 @@ function sessionSocket(
   frames: number,
   content: string,
 ): Promise<void> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(chatSocketUrl(url))
-    let sent = 0
-    let pending = 0
-    let finished = false
-    const finish = () => {
-      if (finished) return
-      finished = true
-      forget()
-      ws.terminate()
-      resolve()
-    }
-    const forget = onAbort(signal, finish)
+  let sent = 0
+  let pending = 0
+  return floodSocket(url, signal, (ws, finish) => {
     const pump = () => {
       while (sent < frames && pending < plan.sessionInFlight && ws.readyState === WebSocket.OPEN) {
         ws.send(`{"type":"chat","id":${sent},"session":"${prefix}-${sent}","content":"${content}"}`)
@@ -152,25 +168,13 @@ function sessionSocket(
       stats.sessionAnswers++
       pump()
     })
-    ws.on('error', () => {}) // 'close' follows
-    ws.on('close', finish)
   })
 }
 
 /** One socket sending `plan.burstFrames` small chat frames at once; resolves once closed. */
 function burstSocket({ url, plan, signal, stats }: Flood): Promise<void> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(chatSocketUrl(url))
-    let answers = 0
-    let finished = false
-    const finish = () => {
-      if (finished) return
-      finished = true
-      forget()
-      ws.terminate()
-      resolve()
-    }
-    const forget = onAbort(signal, finish)
+  let answers = 0
+  return floodSocket(url, signal, (ws, finish) => {
     ws.on('open', () => {
       for (let id = 0; id < plan.burstFrames; id++) {
         ws.send(`{"type":"chat","id":${id},"content":"burst question ${id}"}`)
@@ -182,8 +186,6 @@ function burstSocket({ url, plan, signal, stats }: Flood): Promise<void> {
       stats.burstAnswers++
       if (++answers === plan.burstFrames) finish()
     })
-    ws.on('error', () => {})
-    ws.on('close', finish)
   })
 }
 

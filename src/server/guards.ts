@@ -16,6 +16,8 @@ import { ProblemError } from '../problem.js'
 const LOOPBACK_ALIASES = new Set(['localhost', '127.0.0.1', '[::1]'])
 
 interface Origin {
+  /** Serialised as browsers send it, for the `allowedOrigins` comparison. */
+  origin: string
   protocol: string
   hostname: string
   port: string
@@ -27,7 +29,7 @@ function parseOrigin(value: string): Origin | null {
     const url = new URL(value)
     if (url.protocol !== 'http:' && url.protocol !== 'https:') return null
     const port = url.port || (url.protocol === 'https:' ? '443' : '80')
-    return { protocol: url.protocol, hostname: url.hostname, port }
+    return { origin: url.origin, protocol: url.protocol, hostname: url.hostname, port }
   } catch {
     return null
   }
@@ -67,7 +69,7 @@ export function foreignOriginReason(
   }
   const from = parseOrigin(origin)
   if (!from) return `Origin "${origin}" is not a web page origin`
-  if (allowedOrigins.includes(new URL(origin).origin)) return null
+  if (allowedOrigins.includes(from.origin)) return null
   const own = ownOrigin(req)
   if (own && sameOrigin(from, own)) return null
   return `Origin "${origin}" is another site than ${own ? `${own.protocol}//${req.headers.host}` : 'this dev server'}`

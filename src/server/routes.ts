@@ -132,8 +132,8 @@ function refuse(ctx: RouteContext, req: IncomingMessage, res: ServerResponse, er
       `[vite-plugin-ollama] ${req.method} ${req.url} failed: ${(err as Error)?.stack ?? err}`,
     )
   }
-  // The rest of an oversized body is unread: it must not be taken for the next request.
-  if (isHttpProblem(err) && err.status === 413) res.shouldKeepAlive = false
+  // sendError closes the connection after a 408 or 413, whose unread rest must not be taken
+  // for the next request.
   if (!req.complete && req.readableFlowing === null) req.resume()
   sendError(res, err)
 }

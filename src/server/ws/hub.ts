@@ -87,21 +87,30 @@ export function createChatHub(ctx: RouteContext): ChatHub {
   }
 
   /**
-   * Lets a chat frame run, joining the room it names, or answers why not: the error frame to send
-   * instead. The cheap checks come first, and none of them reaches Ollama.
+   * Lets a chat frame run, joining the room it names, and says with which model; or answers why
+   * not, with the error frame to send instead. Every check comes before any session or room
+   * exists for it, and none reaches Ollama.
    */
-  function admit(member: Member, frame: ChatFrame): ServerFrame | null {
+  function admit(member: Member, frame: ChatFrame): { model: string } | { refused: ServerFrame } {
     const { id } = frame
     if (member.chats.has(id)) {
-      return { type: 'error', id, message: `Invalid message: id: chat ${id} is still streaming` }
+      return {
+        refused: {
+          type: 'error',
+          id,
+          message: `Invalid message: id: chat ${id} is still streaming`,
+        },
+      }
     }
     const bounds = limits()
     if (member.chats.size >= bounds.chatsPerConnection) {
       return {
-        type: 'error',
-        id,
-        code: 'busy',
-        message: `Busy: this connection already runs ${member.chats.size} chats, the most limits.chatsPerConnection allows. Send it again when one ends (done or error), or raise limits.chatsPerConnection in vite.config.ts.`,
+        refused: {
+          type: 'error',
+          id,
+          code: 'busy',
+          message: `Busy: this connection already runs ${member.chats.size} chats, the most limits.chatsPerConnection allows. Send it again when one ends (done or error), or raise limits.chatsPerConnection in vite.config.ts.`,
+        },
       }
     }
     if (frame.content !== undefined) {
@@ -109,26 +118,36 @@ export function createChatHub(ctx: RouteContext): ChatHub {
       // The session could never keep it, so the next turn would silently lack this one.
       if (bytes > bounds.historyBytes) {
         return {
-          type: 'error',
-          id,
-          code: 'limit',
-          message: `Message refused: its content is ${bytes} bytes, more than a session keeps (limits.historyBytes, ${bounds.historyBytes} bytes). Raise limits.historyBytes in vite.config.ts, or send "messages" instead of "content": your app then holds the conversation.`,
+          refused: {
+            type: 'error',
+            id,
+            code: 'limit',
+            message: `Message refused: its content is ${bytes} bytes, more than a session keeps (limits.historyBytes, ${bounds.historyBytes} bytes). Raise limits.historyBytes in vite.config.ts, or send "messages" instead of "content": your app then holds the conversation.`,
+          },
         }
       }
     }
+    let model: string
+    try {
+      model = resolveModel(ctx, frame.model)
+    } catch (err) {
+      return { refused: { type: 'error', id, message: errorMessage(err) } }
+    }
     if (frame.room) {
       const refused = rooms.join(member, frame.room)
-      if (refused) return { type: 'error', id, room: frame.room, code: 'limit', message: refused }
+      if (refused)
+        return { refused: { type: 'error', id, room: frame.room, code: 'limit', message: refused } }
     }
-    return null
+    return { model }
   }
 
   async function startChat(member: Member, frame: ChatFrame): Promise<void> {
-    const refused = admit(member, frame)
-    if (refused) {
-      send(member, refused)
+    const admitted = admit(member, frame)
+    if ('refused' in admitted) {
+      send(member, admitted.refused)
       return
     }
+    const { model } = admitted
     const { id } = frame
     const sessionId = frame.session ?? member.session
     const audience: Audience = frame.room ? { room: frame.room } : { member }
@@ -138,13 +157,6 @@ export function createChatHub(ctx: RouteContext): ChatHub {
       ...session.history,
       { role: 'user', content: frame.content ?? '' },
     ]
-    let model: string
-    try {
-      model = resolveModel(ctx, frame.model)
-    } catch (err) {
-      send(member, { type: 'error', id, message: errorMessage(err) })
-      return
-    }
     const abort = new AbortController()
     member.chats.set(id, abort)
     const user = messages[messages.length - 1]
