@@ -73,6 +73,8 @@ declare module 'virtual:ollama' {
     error?: Problem
     /** Something is wrong while Ollama keeps serving (e.g. Docker unreachable: crashes not recovered). */
     warning?: Problem
+    /** In production (`createOllamaHandler`): the provider that answers, by name and type. */
+    provider?: { name: string; type: string }
   }
 
   /** `ollama:progress` payload: one figure per model, folded over all its layers. */
@@ -88,11 +90,37 @@ declare module 'virtual:ollama' {
 
   export type ChatRole = 'system' | 'user' | 'assistant' | 'tool'
 
+  /** A tool call as Ollama writes it in a message: the function's name and its arguments, parsed. */
+  export interface ChatToolCall {
+    id?: string
+    function: { name: string; arguments: Record<string, unknown> }
+  }
+
   export interface ChatMessage {
     role: ChatRole
     content: string
     /** Base64 images, for vision models. */
     images?: string[]
+    /** The model's reasoning, on an assistant message of a thinking model. */
+    thinking?: string
+    /** The calls an assistant message made. */
+    tool_calls?: ChatToolCall[]
+    /** On a `tool` message: the function whose result `content` is. */
+    tool_name?: string
+    tool_call_id?: string
+  }
+
+  /** A function the model may call, as Ollama and OpenAI take it. */
+  export interface ChatTool {
+    type: 'function'
+    function: { name: string; description?: string; parameters?: Record<string, unknown> }
+  }
+
+  /** One call the model made, as `tool-call` events carry it. */
+  export interface ToolCallEvent {
+    id?: string
+    name: string
+    arguments: Record<string, unknown>
   }
 
   /** What `done` carries: the dev server's own timings plus Ollama's counts. */
@@ -115,6 +143,10 @@ declare module 'virtual:ollama' {
 
   export interface ChatResult {
     content: string
+    /** The model's reasoning, when it thought aloud. */
+    reasoning?: string
+    /** The calls the model made instead of (or before) answering. */
+    toolCalls?: ToolCallEvent[]
     metrics: ChatMetrics
   }
 
@@ -174,6 +206,12 @@ declare module 'virtual:ollama' {
     options?: Record<string, unknown>
     /** A system prompt put before the messages. */
     system?: string
+    /** Structured output: `'json'` or a JSON schema the reply must follow. */
+    format?: 'json' | Record<string, unknown>
+    /** Thinking models: `false` to skip the reasoning, or how hard to think. */
+    think?: boolean | 'low' | 'medium' | 'high' | 'max'
+    /** Functions the model may call; its calls come back in the result's `toolCalls`. */
+    tools?: ChatTool[]
     signal?: AbortSignal
   }
 
@@ -186,6 +224,11 @@ declare module 'virtual:ollama' {
     /** The routes' prefix: `'/__ollama'` behind Vite's `base`, or an absolute URL. */
     base?: string
     defaultModel?: string
+    /**
+     * Set by the plugin in `vite build`: the routes are the app's own server's
+     * (`createOllamaHandler`), which serves chat and status, not the dev server's WebSocket or pulls.
+     */
+    production?: boolean
   }
 
   /** Pull progress of one model, as `pull()` yields it and the overlay shows it. */

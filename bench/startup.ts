@@ -31,10 +31,10 @@ export async function benchStartup(rounds = 30): Promise<Figure[]> {
   try {
     // One warm-up of each, so module loading is not counted against either side.
     await listen([])
-    await listen([ollama({ url: sim.url, models: ['llama3.2'], overlay: false })])
+    await listen([...ollama({ url: sim.url, models: ['llama3.2'], overlay: false })])
     const { a, b } = await alternate(
       rounds,
-      () => listen([ollama({ url: sim.url, models: ['llama3.2'], overlay: false })]),
+      () => listen([...ollama({ url: sim.url, models: ['llama3.2'], overlay: false })]),
       () => listen([]),
     )
     const ratio = median(a) / median(b)

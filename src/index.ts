@@ -1,10 +1,9 @@
-import { existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import { debuglog } from 'node:util'
-import type { Plugin, ResolvedConfig, ViteDevServer } from 'vite'
+import type { Plugin, ViteDevServer } from 'vite'
 import { version as viteVersion } from 'vite'
 import { type OllamaPluginOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import { Orchestrator } from './orchestrator.js'
+import { previewPlugin } from './preview.js'
 import type { RouteContext } from './server/context.js'
 import { exposureLine } from './server/network.js'
 import { connectOverlayEvents } from './server/overlay-events.js'
@@ -12,6 +11,13 @@ import { ollamaRoutes } from './server/routes.js'
 import { attachChatSocket } from './server/ws/socket.js'
 import { processState } from './singleton.js'
 import { announce, reportToTerminal } from './terminal.js'
+import {
+  devRouteBase,
+  isVitestMode,
+  OVERLAY_ID,
+  type PluginState,
+  virtualModulePlugin,
+} from './virtual.js'
 
 export type * from './engines/types.js'
 export type { GpuInfo, GpuReport } from './gpu/detect.js'
@@ -23,7 +29,9 @@ export type {
   DockerOptions,
   OllamaPluginOptions,
   OverlayOptions,
+  ProviderOptions,
   ResolvedOptions,
+  RoutingOptions,
 } from './options.js'
 export { OllamaOptionsError, resolveOptions } from './options.js'
 export type * from './protocol.js'
@@ -32,23 +40,33 @@ export { startSimulator } from './simulator/index.js'
 
 const debug = debuglog('vite-plugin-ollama')
 
-const CLIENT_ID = 'virtual:ollama'
-const OVERLAY_ID = 'virtual:ollama/overlay'
-
 /**
  * `ollama(options)`: a local LLM for the Vite dev server. Detects the GPU, makes sure Ollama runs
  * (adopts one, or starts the Docker container or `ollama serve`), pulls the app's models with
  * progress in the terminal and the browser, and serves chat from the dev server's own origin.
+ * `virtual:ollama` resolves in every mode: `vite build` targets `productionBase`, `vite preview`
+ * serves the production handler, Vitest gets a simulator for the run.
  *
- * Nothing happens at factory time, in `vite build`, in `vite preview` or in Vitest's server.
+ * Nothing happens at factory time or in `vite build`; the engine runs only in `vite`.
  */
-export function ollama(userOptions: OllamaPluginOptions = {}): Plugin {
-  let options: ResolvedOptions
-  let config: ResolvedConfig
-  let routeBase = '/__ollama'
-  /** Whether this instance runs in the dev server (it may bow out in middleware mode). */
-  let active = false
+export function ollama(userOptions: OllamaPluginOptions = {}): Plugin[] {
+  const state = { active: false } as PluginState
+  const resolve: Plugin = {
+    name: 'vite-plugin-ollama:options',
+    enforce: 'pre',
+    configResolved(config) {
+      state.config = config
+      // Invalid options stop start-up (and builds) here, with a message naming the option and the fix.
+      state.options = resolveOptions(userOptions)
+    },
+  }
+  return [resolve, virtualModulePlugin(state), devPlugin(userOptions, state), previewPlugin(state)]
+}
 
+export default ollama
+
+/** The dev server's half: the engine, the routes, the WebSocket, the overlay and the terminal. */
+function devPlugin(userOptions: OllamaPluginOptions, state: PluginState): Plugin {
   return {
     name: 'vite-plugin-ollama',
     enforce: 'pre',
@@ -56,42 +74,19 @@ export function ollama(userOptions: OllamaPluginOptions = {}): Plugin {
     api: { options: userOptions },
 
     apply(_config, env) {
-      // Vitest creates a dev server of its own, in mode 'test': starting Docker there would
-      // slow or break test runs. Preview has no HMR channel for the overlay.
-      return env.command === 'serve' && !env.isPreview && env.mode !== 'test'
-    },
-
-    configResolved(resolved) {
-      config = resolved
-      // Invalid options stop start-up here, with a message that names the option and the fix.
-      options = resolveOptions(userOptions)
-      routeBase = `${resolved.base.replace(/\/+$/, '')}${options.base}`
-      allowClientFiles(resolved)
-    },
-
-    resolveId: {
-      filter: { id: /^virtual:ollama(\/overlay)?$/ },
-      handler(id) {
-        if (id === CLIENT_ID || id === OVERLAY_ID) return `\0${id}`
-      },
-    },
-
-    load: {
-      filter: { id: /^\0virtual:ollama(\/overlay)?$/ },
-      handler(id) {
-        if (id === `\0${CLIENT_ID}`) return clientModule(routeBase, options)
-        if (id === `\0${OVERLAY_ID}`) return overlayModule(routeBase, options, config)
-      },
+      // Vitest creates a dev server of its own (mode 'test', or 'benchmark' for `vitest bench`):
+      // starting Docker there would slow or break test runs. Preview has no HMR channel.
+      return env.command === 'serve' && !env.isPreview && !isVitestMode(env.mode)
     },
 
     transformIndexHtml: {
       order: 'post',
       handler() {
-        if (!active || !options.overlay) return
+        if (!state.active || !state.options.overlay) return
         return [
           {
             tag: 'script',
-            attrs: { type: 'module', src: `${config.base}@id/${OVERLAY_ID}` },
+            attrs: { type: 'module', src: `${state.config.base}@id/${OVERLAY_ID}` },
             injectTo: 'head',
           },
         ]
@@ -99,6 +94,8 @@ export function ollama(userOptions: OllamaPluginOptions = {}): Plugin {
     },
 
     configureServer(server) {
+      const { options, config } = state
+      const routeBase = devRouteBase(state)
       if (!options.enabled) return
       if (!server.httpServer && !options.middlewareMode) {
         // Middleware mode (SSR hosts, Storybook, test runners) starts servers users did not ask
@@ -106,7 +103,7 @@ export function ollama(userOptions: OllamaPluginOptions = {}): Plugin {
         debug('middleware mode without middlewareMode: true: doing nothing')
         return
       }
-      active = true
+      state.active = true
       const orchestrator = claimOrchestrator(options)
       const ctx: RouteContext = {
         base: routeBase,
@@ -162,8 +159,6 @@ export function ollama(userOptions: OllamaPluginOptions = {}): Plugin {
     },
   } as Plugin
 }
-
-export default ollama
 
 /** One orchestrator per process: the new instance after a config restart adopts it. */
 function claimOrchestrator(options: ResolvedOptions): Orchestrator {
@@ -244,41 +239,4 @@ function installSignalHandlers(): void {
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   process.once('exit', () => processState().orchestrator?.disposeSync())
-}
-
-function clientDir(): string {
-  return fileURLToPath(new URL('./client/', import.meta.url))
-}
-
-/** The browser modules are served from our package directory, which may sit outside the root. */
-function allowClientFiles(config: ResolvedConfig): void {
-  const dir = clientDir()
-  const allow = config.server.fs.allow as string[]
-  if (!allow.some((root) => dir.startsWith(root.endsWith('/') ? root : `${root}/`))) allow.push(dir)
-}
-
-function clientFile(name: string): string {
-  const base = `${clientDir()}${name}`
-  return existsSync(`${base}.ts`) ? `${base}.ts` : `${base}.js`
-}
-
-function clientModule(base: string, options: ResolvedOptions): string {
-  const file = JSON.stringify(clientFile('index'))
-  const settings = JSON.stringify({ base, defaultModel: options.defaultModel ?? null })
-  return [
-    `import { configure } from ${file}`,
-    `configure(${settings})`,
-    `export * from ${file}`,
-  ].join('\n')
-}
-
-function overlayModule(base: string, options: ResolvedOptions, config: ResolvedConfig): string {
-  if (!options.overlay) return 'export {}'
-  const settings = JSON.stringify({
-    base,
-    position: options.overlay.position,
-    collapsed: options.overlay.collapsed,
-    nonce: config.html?.cspNonce,
-  })
-  return `import { mountOverlay } from ${JSON.stringify(clientFile('overlay'))}\nmountOverlay(${settings})`
 }

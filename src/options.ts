@@ -2,6 +2,13 @@ import { z } from 'zod'
 import { type EngineName, engineNames } from './engines/index.js'
 import { limits as defaultLimits, type Limits, limitNames } from './limits.js'
 import { isValidModelName } from './models/name.js'
+import {
+  type ProviderOptions,
+  productionOptionIssues,
+  type RoutingOptions,
+} from './production/options.js'
+
+export type { ProviderOptions, RoutingOptions }
 
 /** Container settings for the `docker` engine. */
 export interface DockerOptions {
@@ -123,6 +130,25 @@ export interface OllamaPluginOptions {
    */
   base?: string
   /**
+   * Where the built app's `virtual:ollama` sends requests: a path (mount `createOllamaHandler`
+   * there) or an absolute URL.
+   * @default base
+   */
+  productionBase?: string
+  /**
+   * Named model servers chats can be routed to, e.g. `{ openai: { type: 'openai', baseURL:
+   * 'https://api.openai.com/v1', apiKeyEnv: 'OPENAI_API_KEY', models: { 'llama3.2':
+   * 'gpt-4o-mini' } } }`. The name `'ollama'` always means the Ollama at `url`.
+   * @default {}
+   */
+  providers?: Record<string, ProviderOptions>
+  /**
+   * Which provider answers in each mode. `preview` defaults to `production`'s provider when its
+   * key is set, else the local Ollama.
+   * @default { development: 'ollama', production: 'ollama' }
+   */
+  routing?: RoutingOptions
+  /**
    * The in-browser status overlay: `false` removes it.
    * @default true
    */
@@ -186,6 +212,12 @@ export interface SimulatorSettings {
    * @default []
    */
   installed?: string[]
+  /**
+   * Under Vitest, `virtual:ollama` talks to a simulator the plugin starts for the run, so
+   * components that chat are tested with no mock; `false` leaves the import to your own mocks.
+   * @default true
+   */
+  vitest?: boolean
 }
 
 /** A model name as options and requests give it: trimmed, then held to Ollama's grammar. */
@@ -265,6 +297,7 @@ const simulatorSchema = z
     tokenDelayMs: z.number().min(0).default(15),
     pullBytesPerSecond: z.number().positive().default(200_000_000),
     installed: z.array(modelName).default([]),
+    vitest: z.boolean().default(true),
   })
   .strict()
 
@@ -289,6 +322,16 @@ export const optionsSchema = z
         'use a path such as "/__ollama" (leading "/", no trailing "/")',
       )
       .default('/__ollama'),
+    productionBase: z.string().optional(),
+    providers: z.record(z.string(), z.custom<ProviderOptions>()).default({}),
+    routing: z
+      .object({
+        development: z.string().default('ollama'),
+        production: z.string().default('ollama'),
+        preview: z.string().optional(),
+      })
+      .strict()
+      .default({ development: 'ollama', production: 'ollama' }),
     overlay: z.union([z.boolean(), overlaySchema]).default(true),
     maxBodySize: z
       .number()
@@ -303,6 +346,17 @@ export const optionsSchema = z
     simulator: simulatorSchema.default(simulatorSchema.parse({})),
   })
   .strict()
+  // Checked by the same function createOllamaHandler calls, so dev and the server agree.
+  .superRefine((options, ctx) => {
+    for (const line of productionOptionIssues(options)) {
+      const split = line.indexOf(': ')
+      ctx.addIssue({
+        code: 'custom',
+        path: line.slice(0, split).split('.'),
+        message: line.slice(split + 2),
+      })
+    }
+  })
 
 export type ResolvedDockerOptions = z.output<typeof dockerSchema>
 export type ResolvedSimulatorOptions = z.output<typeof simulatorSchema>

@@ -65,3 +65,15 @@ export function withLogTail(hint: string | undefined, lines: string[]): string |
   const head = hint ? `${hint}\n` : ''
   return `${head}Last log lines:\n${tail}`
 }
+
+/** The 405 for a route called with another method, naming the ones it takes. */
+export function methodNotAllowed(
+  method: string | undefined,
+  allow: readonly string[],
+): ProblemError {
+  return new ProblemError({
+    status: 405,
+    message: `Method ${method ?? '(none)'} not allowed here: use ${allow.join(' or ')}`,
+    headers: { Allow: allow.join(', ') },
+  })
+}

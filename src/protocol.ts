@@ -81,6 +81,8 @@ export interface StateSnapshot {
   error?: Problem
   /** Something is wrong while Ollama keeps serving (e.g. Docker unreachable: crashes not recovered). */
   warning?: Problem
+  /** In production (`createOllamaHandler`): the provider that answers, by name and type. */
+  provider?: { name: string; type: string }
 }
 
 /** `ollama:progress` payload: one figure per model, folded over all its layers. */
@@ -98,11 +100,37 @@ export interface PullProgressEvent {
 
 export type ChatRole = 'system' | 'user' | 'assistant' | 'tool'
 
+/** A tool call as Ollama writes it in a message: the function's name and its arguments, parsed. */
+export interface ChatToolCall {
+  id?: string
+  function: { name: string; arguments: Record<string, unknown> }
+}
+
 export interface ChatMessage {
   role: ChatRole
   content: string
   /** Base64 images, for vision models. */
   images?: string[]
+  /** The model's reasoning, on an assistant message of a thinking model. */
+  thinking?: string
+  /** The calls an assistant message made. */
+  tool_calls?: ChatToolCall[]
+  /** On a `tool` message: the function whose result `content` is. */
+  tool_name?: string
+  tool_call_id?: string
+}
+
+/** A function the model may call, as Ollama and OpenAI take it. */
+export interface ChatTool {
+  type: 'function'
+  function: { name: string; description?: string; parameters?: Record<string, unknown> }
+}
+
+/** One call the model made, as `tool-call` events carry it. */
+export interface ToolCallEvent {
+  id?: string
+  name: string
+  arguments: Record<string, unknown>
 }
 
 /** What `done` carries: the dev server's own timings plus Ollama's counts. */
@@ -125,12 +153,19 @@ export interface ChatMetrics {
 
 export interface ChatResult {
   content: string
+  /** The model's reasoning, when it thought aloud. */
+  reasoning?: string
+  /** The calls the model made instead of (or before) answering. */
+  toolCalls?: ToolCallEvent[]
   metrics: ChatMetrics
 }
 
 /** The events of `POST /chat` as Server-Sent Events: name → data. */
 export interface ChatSseEvents {
   token: { content: string }
+  /** A piece of the model's reasoning (thinking models). */
+  reasoning: { content: string }
+  'tool-call': ToolCallEvent
   done: { metrics: ChatMetrics }
   error: Problem
 }

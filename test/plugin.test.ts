@@ -171,11 +171,20 @@ describe('the plugin in a real dev server', () => {
 })
 
 describe('apply gating', () => {
-  it("does nothing in vite build, vite preview or Vitest's own server (mode test)", () => {
-    const plugin = ollama() as { apply: (c: object, e: object) => boolean }
+  it("runs the engine only in vite: not in build, preview, or Vitest's own server (test, benchmark)", () => {
+    const plugin = ollama().find((p) => p.name === 'vite-plugin-ollama') as unknown as {
+      apply: (c: object, e: object) => boolean
+    }
     expect(plugin.apply({}, { command: 'serve', mode: 'development' })).toBe(true)
     expect(plugin.apply({}, { command: 'build', mode: 'production' })).toBe(false)
     expect(plugin.apply({}, { command: 'serve', mode: 'production', isPreview: true })).toBe(false)
     expect(plugin.apply({}, { command: 'serve', mode: 'test' })).toBe(false)
+    expect(plugin.apply({}, { command: 'serve', mode: 'benchmark' })).toBe(false)
+  })
+
+  it('resolves virtual:ollama in every mode: its plugin has no apply', () => {
+    const resolver = ollama().find((p) => p.name === 'vite-plugin-ollama:virtual')
+    expect(resolver).toBeDefined()
+    expect(resolver?.apply).toBeUndefined()
   })
 })

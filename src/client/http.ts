@@ -42,6 +42,9 @@ function chatBody(config: ClientConfig, input: ChatInput, opts: ChatOptions): st
     ...(model ? { model } : {}),
     ...(opts.options ? { options: opts.options } : {}),
     ...(opts.system !== undefined ? { system: opts.system } : {}),
+    ...(opts.format !== undefined ? { format: opts.format } : {}),
+    ...(opts.think !== undefined ? { think: opts.think } : {}),
+    ...(opts.tools ? { tools: opts.tools } : {}),
   })
 }
 
@@ -78,9 +81,9 @@ async function post(
   } catch (err) {
     if ((err as Error).name === 'AbortError') throw err
     throw new OllamaRouteError(
-      `The dev server did not answer: ${(err as Error).message}`,
+      `The ${config.production ? 'server' : 'dev server'} did not answer: ${(err as Error).message}`,
       0,
-      'Is `vite` still running?',
+      config.production ? 'Is the network up?' : 'Is `vite` still running?',
     )
   }
   if (!response.ok) throw await routeError(response)

@@ -35,6 +35,8 @@ export type {
   ChatRole,
   ChatSocket,
   ChatStreamOptions,
+  ChatTool,
+  ChatToolCall,
   ClientConfig,
   ClientFrame,
   ConnectOptions,
@@ -42,6 +44,7 @@ export type {
   ServerFrame,
   SocketEvents,
   StateSnapshot,
+  ToolCallEvent,
 } from './types.js'
 
 export interface OllamaBrowserClient {
@@ -76,6 +79,7 @@ const shared: ClientConfig = { base: '/__ollama' }
 export function configure(config: ClientConfig): void {
   if (config.base !== undefined) shared.base = config.base
   if (config.defaultModel !== undefined) shared.defaultModel = config.defaultModel
+  if (config.production !== undefined) shared.production = config.production
 }
 
 /** One complete reply (`POST /chat`, JSON). `input` is a prompt or a messages array. */

@@ -58,6 +58,11 @@ function newChatId(): string {
 }
 
 export function connectWith(config: ClientConfig, opts: ConnectOptions = {}): ChatSocket {
+  if (config.production) {
+    throw new Error(
+      "vite-plugin-ollama: connect() opens the dev server's WebSocket, which a production server does not serve; use chatStream() or chat() with the conversation in messages, which work in both",
+    )
+  }
   const conn: Connection = {
     config,
     opts,

@@ -6,6 +6,7 @@ import type {
   ChatMessage,
   ChatMetrics,
   ChatResult,
+  ChatTool,
   ClientFrame,
   PullProgressEvent,
   ServerFrame,
@@ -18,8 +19,11 @@ export type {
   ChatMetrics,
   ChatResult,
   ChatRole,
+  ChatTool,
+  ChatToolCall,
   ClientFrame,
   ServerFrame,
+  ToolCallEvent,
 } from '../protocol.js'
 
 /** A prompt (one user message) or a whole conversation. */
@@ -32,6 +36,12 @@ export interface ChatOptions {
   options?: Record<string, unknown>
   /** A system prompt put before the messages. */
   system?: string
+  /** Structured output: `'json'` or a JSON schema the reply must follow. */
+  format?: 'json' | Record<string, unknown>
+  /** Thinking models: `false` to skip the reasoning, or how hard to think. */
+  think?: boolean | 'low' | 'medium' | 'high' | 'max'
+  /** Functions the model may call; its calls come back in the result's `toolCalls`. */
+  tools?: ChatTool[]
   signal?: AbortSignal
 }
 
@@ -44,6 +54,11 @@ export interface ClientConfig {
   /** The routes' prefix: `'/__ollama'` behind Vite's `base`, or an absolute URL. */
   base?: string
   defaultModel?: string
+  /**
+   * Set by the plugin in `vite build`: the routes are the app's own server's
+   * (`createOllamaHandler`), which serves chat and status, not the dev server's WebSocket or pulls.
+   */
+  production?: boolean
 }
 
 /** Pull progress of one model, as `pull()` yields it and the overlay shows it. */

@@ -1,17 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { debuglog } from 'node:util'
+import { parseChatPayload, payloadMessages } from '../chat/payload.js'
 import { OllamaError } from '../ollama/errors.js'
 import { ProblemError, toProblem } from '../problem.js'
 import type { ChatSseEvents } from '../protocol.js'
-import { isHttpProblem, parsePayload, readJsonBody, sendError, sendJson } from './body.js'
-import {
-  type ChatTurn,
-  chatPayloadSchema,
-  payloadMessages,
-  requireUpstream,
-  resolveModel,
-  runChat,
-} from './chat.js'
+import { isHttpProblem, readJsonBody, sendError, sendJson } from './body.js'
+import { type ChatTurn, requireUpstream, resolveModel, runChat } from './chat.js'
 import type { RouteContext } from './context.js'
 import { openSse } from './sse.js'
 
@@ -23,13 +17,14 @@ export async function ollamaChatMiddleware(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  const body = parsePayload(chatPayloadSchema, await readJsonBody(req, ctx.options()))
+  const body = parseChatPayload(await readJsonBody(req, ctx.options()))
   const turn: ChatTurn = {
     model: resolveModel(ctx, body.model),
     messages: payloadMessages(body),
     options: body.options,
     format: body.format,
     think: body.think,
+    tools: body.tools,
   }
   if (wantsJson(req)) return answerChatAsJson(ctx, res, turn)
   return streamChatAsSse(ctx, req, res, turn)

@@ -1,57 +1,11 @@
-import { z } from 'zod'
+import { chatMetrics, finishFromOllama } from '../chat/metrics.js'
 import type { OllamaClient } from '../ollama/client.js'
-import { modelNameSchema } from '../options.js'
 import { ProblemError } from '../problem.js'
-import type { ChatMetrics, ChatResult } from '../protocol.js'
+import type { ChatMessage, ChatResult, ChatTool } from '../protocol.js'
 import { type RouteContext, unavailableProblem } from './context.js'
 
 // One chat turn against Ollama, shared by `POST /chat` (SSE or JSON) and the WebSocket: the
 // payload schema, the model default, the upstream stream and the metrics the browser sees.
-
-export const chatMessageSchema = z.looseObject({
-  role: z.enum(['system', 'user', 'assistant', 'tool']),
-  content: z.string(),
-  images: z.array(z.string()).optional(),
-})
-
-export type ChatMessage = z.output<typeof chatMessageSchema>
-
-/** Ollama's `options` (temperature, num_predict, num_ctx…): passed through, Ollama checks them. */
-export const modelOptionsSchema = z.record(z.string(), z.unknown())
-
-/**
- * `POST /chat`: `{ messages, model?, options?, format?, think? }`, or `{ prompt }` as a shorthand
- * for `messages: [{ role: 'user', content: prompt }]` (`system` may be added to either).
- */
-export const chatPayloadSchema = z
-  .object({
-    messages: z.array(chatMessageSchema).min(1, 'send at least one message').optional(),
-    prompt: z.string().optional(),
-    system: z.string().optional(),
-    model: modelNameSchema.optional(),
-    options: modelOptionsSchema.optional(),
-    format: z.union([z.literal('json'), z.record(z.string(), z.unknown())]).optional(),
-    think: z.union([z.boolean(), z.enum(['low', 'medium', 'high', 'max'])]).optional(),
-  })
-  .refine((body) => body.messages !== undefined || body.prompt !== undefined, {
-    message: 'send "messages" (an array of {role, content}) or "prompt" (a string)',
-    path: ['messages'],
-  })
-
-export type ChatPayload = z.output<typeof chatPayloadSchema>
-
-/** The messages a payload stands for: `prompt` becomes one user message. */
-export function payloadMessages(body: {
-  messages?: ChatMessage[] | undefined
-  prompt?: string | undefined
-  system?: string | undefined
-}): ChatMessage[] {
-  const messages: ChatMessage[] = body.messages
-    ? [...body.messages]
-    : [{ role: 'user', content: body.prompt ?? '' }]
-  if (body.system !== undefined) messages.unshift({ role: 'system', content: body.system })
-  return messages
-}
 
 export interface ChatTurn {
   model: string
@@ -59,6 +13,7 @@ export interface ChatTurn {
   options?: Record<string, unknown> | undefined
   format?: unknown
   think?: unknown
+  tools?: ChatTool[] | undefined
 }
 
 /** The model a request names, else `defaultModel`; a 400 naming `model` when there is neither. */
@@ -102,6 +57,7 @@ export async function runChat(
     ...(turn.options ? { options: turn.options } : {}),
     ...(turn.format !== undefined ? { format: turn.format } : {}),
     ...(turn.think !== undefined ? { think: turn.think } : {}),
+    ...(turn.tools ? { tools: turn.tools } : {}),
   }
   const stream = await upstream.chat(
     request as Parameters<OllamaClient['chat']>[0] & { stream: true },
@@ -123,49 +79,6 @@ export async function runChat(
     if (chunk.done) final = chunk
   }
   signal.throwIfAborted()
-  const ended = performance.now()
-  return { content, metrics: chatMetrics(turn.model, final, chunks, started, firstTokenAt, ended) }
-}
-
-function chatMetrics(
-  model: string,
-  final: Record<string, unknown> | undefined,
-  chunks: number,
-  started: number,
-  firstTokenAt: number,
-  ended: number,
-): ChatMetrics {
-  const evalCount = numberField(final, 'eval_count')
-  const evalDuration = numberField(final, 'eval_duration')
-  const tokens = evalCount ?? chunks
-  const ttftMs = round((firstTokenAt || ended) - started)
-  const streamSeconds = (ended - (firstTokenAt || started)) / 1000
-  const tokensPerSecond =
-    evalCount !== undefined && evalDuration
-      ? (evalCount / evalDuration) * 1e9
-      : streamSeconds > 0
-        ? tokens / streamSeconds
-        : 0
-  const metrics: ChatMetrics = {
-    model: typeof final?.model === 'string' ? final.model : model,
-    tokens,
-    tokensPerSecond: round(tokensPerSecond),
-    ttftMs,
-    totalMs: round(ended - started),
-  }
-  const promptTokens = numberField(final, 'prompt_eval_count')
-  if (promptTokens !== undefined) metrics.promptTokens = promptTokens
-  const load = numberField(final, 'load_duration')
-  if (load !== undefined) metrics.loadMs = round(load / 1e6)
-  if (typeof final?.done_reason === 'string') metrics.doneReason = final.done_reason
-  return metrics
-}
-
-function numberField(value: Record<string, unknown> | undefined, key: string): number | undefined {
-  const field = value?.[key]
-  return typeof field === 'number' && Number.isFinite(field) ? field : undefined
-}
-
-function round(value: number): number {
-  return Math.round(value * 10) / 10
+  const timing = { started, firstTokenAt, ended: performance.now(), chunks }
+  return { content, metrics: chatMetrics(turn.model, finishFromOllama(final), timing) }
 }

@@ -75,6 +75,11 @@ export interface SimulatorOptions {
   pullErrors?: Record<string, string>
   /** Extra CORS origins, as `OLLAMA_ORIGINS` (`['*']` allows every origin). @default [] */
   origins?: string[]
+  /**
+   * Require `Authorization: Bearer <apiKey>` on every route but `/`, as a hosted Ollama (Ollama
+   * Cloud) or an OpenAI-compatible provider does: 401 without it, in the route's error shape.
+   */
+  apiKey?: string
   /** Version reported by `/api/version`. @default '0.32.6' */
   version?: string
   /** Receives one gin-style access line per request (main.ts prints them). */
@@ -294,6 +299,11 @@ async function route(
       res.end()
       return
     }
+    if (ctx.options.apiKey !== undefined && path !== '/' && !hasKey(req, ctx.options.apiKey)) {
+      if (isOpenAiPath(path)) sendOpenAiError(res, 401, 'Incorrect API key provided')
+      else sendError(res, 401, 'unauthorized')
+      return
+    }
     if (isOpenAiPath(path)) {
       await handleOpenAi(ctx, req, res, method, path)
       return
@@ -307,6 +317,10 @@ async function route(
   } catch (error) {
     answerError(res, path, error)
   }
+}
+
+function hasKey(req: IncomingMessage, key: string): boolean {
+  return req.headers.authorization === `Bearer ${key}`
 }
 
 function notFound(

@@ -1,8 +1,8 @@
 import { z } from 'zod'
+import { checkMessages } from '../../chat/payload.js'
 import { fixedLimits } from '../../limits.js'
 import { modelNameSchema } from '../../options.js'
-import type { ClientFrame, ServerFrame } from '../../protocol.js'
-import { chatMessageSchema, modelOptionsSchema } from '../chat.js'
+import type { ChatMessage, ClientFrame, ServerFrame } from '../../protocol.js'
 import { jsonDepthExceeds } from '../json.js'
 
 // The chat WebSocket's frames: what a client may send, checked here with zod, and what the server
@@ -14,6 +14,15 @@ const name = z
   .max(fixedLimits.idLength, `at most ${fixedLimits.idLength} characters`)
 const chatId = z.union([name, z.number()])
 
+/** Messages are checked by the one chat payload checker (chat/payload.ts) the HTTP route uses. */
+const messages = z
+  .unknown()
+  .superRefine((value, ctx) => {
+    const found = checkMessages(value, [])
+    if (found) ctx.addIssue({ code: 'custom', message: found.message, path: found.path })
+  })
+  .transform((value) => value as ChatMessage[])
+
 const chatFrame = z
   .object({
     type: z.literal('chat'),
@@ -22,8 +31,8 @@ const chatFrame = z
     room: name.optional(),
     model: modelNameSchema.optional(),
     content: z.string().optional(),
-    messages: z.array(chatMessageSchema).min(1, 'send at least one message').optional(),
-    options: modelOptionsSchema.optional(),
+    messages: messages.optional(),
+    options: z.record(z.string(), z.unknown()).optional(),
   })
   .refine((frame) => (frame.content === undefined) !== (frame.messages === undefined), {
     message: 'send either "content" (a string, added to the session history) or "messages"',

@@ -1,5 +1,5 @@
 import type { Limits } from '../../limits.js'
-import type { ChatMessage } from '../chat.js'
+import type { ChatMessage } from '../../protocol.js'
 
 // The chat WebSocket's sessions: one history per session id, bounded in number, in messages, in
 // bytes and in time (docs/decisions.md, "What the chat WebSocket forgets"). Without these bounds

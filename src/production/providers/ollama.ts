@@ -1,0 +1,87 @@
+import { finishFromOllama } from '../../chat/metrics.js'
+import type { ChatPart } from '../../chat/parts.js'
+import { lineBatches } from '../lines.js'
+import { type ProviderKind, UpstreamError } from './types.js'
+
+// Any Ollama host over its native API (docs/production.md, "Providers"): a self-hosted Ollama
+// beside the server, a team GPU box, Ollama Cloud (`https://ollama.com` with a Bearer key). The
+// payload is already Ollama's shape; only the token cap is applied.
+
+export const ollamaKind: ProviderKind = {
+  chatRequest(turn) {
+    const requested = turn.options?.num_predict
+    const numPredict =
+      typeof requested === 'number' && requested > 0
+        ? Math.min(requested, turn.maxTokens)
+        : turn.maxTokens
+    return {
+      path: '/api/chat',
+      body: {
+        model: turn.model,
+        messages: turn.messages,
+        stream: true,
+        options: { ...turn.options, num_predict: numPredict },
+        ...(turn.format !== undefined ? { format: turn.format } : {}),
+        ...(turn.think !== undefined ? { think: turn.think } : {}),
+        ...(turn.tools ? { tools: turn.tools } : {}),
+      },
+    }
+  },
+
+  async *parts(body) {
+    for await (const lines of lineBatches(body)) {
+      const parts: ChatPart[] = []
+      for (const line of lines) {
+        if (!line.trim()) continue
+        const chunk = parseLine(line)
+        if (typeof chunk.error === 'string') throw new UpstreamError(chunk.error, 200)
+        const message = chunk.message as
+          | { content?: unknown; thinking?: unknown; tool_calls?: unknown }
+          | undefined
+        if (typeof message?.thinking === 'string' && message.thinking)
+          parts.push({ type: 'reasoning', text: message.thinking })
+        if (typeof message?.content === 'string' && message.content)
+          parts.push({ type: 'text', text: message.content })
+        if (Array.isArray(message?.tool_calls)) {
+          for (const call of message.tool_calls as {
+            id?: string
+            function?: { name?: string; arguments?: Record<string, unknown> }
+          }[]) {
+            parts.push({
+              type: 'tool-call',
+              call: {
+                ...(call.id ? { id: call.id } : {}),
+                name: call.function?.name ?? '',
+                arguments: call.function?.arguments ?? {},
+              },
+            })
+          }
+        }
+        if (chunk.done === true)
+          parts.push({ type: 'finish', finish: finishFromOllama(chunk) ?? {} })
+      }
+      if (parts.length) yield parts
+    }
+  },
+
+  errorMessage(text) {
+    try {
+      const body = JSON.parse(text) as { error?: unknown }
+      return typeof body.error === 'string' ? body.error : undefined
+    } catch {
+      return text.trim().slice(0, 200) || undefined
+    }
+  },
+
+  passthroughPath: (path) => path,
+}
+
+function parseLine(line: string): Record<string, unknown> {
+  try {
+    const value = JSON.parse(line) as unknown
+    if (typeof value === 'object' && value !== null) return value as Record<string, unknown>
+  } catch {
+    // Reported below.
+  }
+  throw new UpstreamError(`Ollama sent a line that is not JSON: ${line.slice(0, 120)}`, 200)
+}

@@ -1,0 +1,128 @@
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import type { Plugin, ResolvedConfig } from 'vite'
+import type { ResolvedOptions } from './options.js'
+import { startVitestServer, type VitestServer } from './vitest-server.js'
+
+// `virtual:ollama` in every mode (docs/decisions.md, "virtual:ollama in every mode"): a small
+// plugin that always applies, apart from the one that runs the engine in `vite` (index.ts).
+// `vite` gets the dev routes' base; `vite build` bakes `productionBase`, where the app's server
+// mounts `createOllamaHandler`; Vitest gets the absolute URL of a simulator started for the run.
+
+export const CLIENT_ID = 'virtual:ollama'
+export const OVERLAY_ID = 'virtual:ollama/overlay'
+
+/** What the plugins of one `ollama()` call share: set in `configResolved`. */
+export interface PluginState {
+  options: ResolvedOptions
+  config: ResolvedConfig
+  /** Whether the dev plugin serves routes in this server (it may bow out in middleware mode). */
+  active: boolean
+}
+
+/** Vite's `base` joined with ours, as the dev server mounts the routes. */
+export function devRouteBase(state: PluginState): string {
+  const viteBase = state.config.base.startsWith('/') ? state.config.base.replace(/\/+$/, '') : ''
+  return `${viteBase}${state.options.base}`
+}
+
+/** Where the built app sends requests: `productionBase`, else the dev path. */
+export function productionRouteBase(state: PluginState): string {
+  return state.options.productionBase?.replace(/\/+$/, '') ?? devRouteBase(state)
+}
+
+/** Whether this Vite runs for Vitest (`vitest` is mode `test`, `vitest bench` mode `benchmark`). */
+export function isVitestMode(mode: string): boolean {
+  return mode === 'test' || mode === 'benchmark'
+}
+
+export function virtualModulePlugin(state: PluginState): Plugin {
+  let vitest: Promise<VitestServer> | undefined
+  const closeVitest = async () => {
+    const running = vitest
+    vitest = undefined
+    if (running) await (await running.catch(() => undefined))?.close()
+  }
+
+  return {
+    name: 'vite-plugin-ollama:virtual',
+    enforce: 'pre',
+
+    configResolved(config) {
+      allowClientFiles(config)
+    },
+
+    resolveId: {
+      filter: { id: /^virtual:ollama(\/overlay)?$/ },
+      handler(id) {
+        if (id === CLIENT_ID || id === OVERLAY_ID) return `\0${id}`
+      },
+    },
+
+    load: {
+      filter: { id: /^\0virtual:ollama(\/overlay)?$/ },
+      async handler(id) {
+        const { config, options } = state
+        if (id === `\0${OVERLAY_ID}`) {
+          const dev = config.command === 'serve' && !isVitestMode(config.mode)
+          return dev ? overlayModule(state) : 'export {}'
+        }
+        if (id !== `\0${CLIENT_ID}`) return
+        if (config.command === 'build')
+          return clientModule(productionRouteBase(state), options, true)
+        if (isVitestMode(config.mode) && options.simulator.vitest && options.enabled) {
+          vitest ??= startVitestServer(options)
+          return clientModule((await vitest).base, options, false)
+        }
+        return clientModule(devRouteBase(state), options, false)
+      },
+    },
+
+    // Vitest closes its Vite server at the end of the run: the simulator goes with it.
+    buildEnd: closeVitest,
+    closeBundle: closeVitest,
+  }
+}
+
+function clientDir(): string {
+  return fileURLToPath(new URL('./client/', import.meta.url))
+}
+
+/** The browser modules are served from our package directory, which may sit outside the root. */
+function allowClientFiles(config: ResolvedConfig): void {
+  const dir = clientDir()
+  const allow = config.server.fs.allow as string[]
+  if (!allow.some((root) => dir.startsWith(root.endsWith('/') ? root : `${root}/`))) allow.push(dir)
+}
+
+function clientFile(name: string): string {
+  const base = `${clientDir()}${name}`
+  return existsSync(`${base}.ts`) ? `${base}.ts` : `${base}.js`
+}
+
+/** The module: the client, configured with the base and default model, and nothing else (no key, no upstream URL). */
+function clientModule(base: string, options: ResolvedOptions, production: boolean): string {
+  const file = JSON.stringify(clientFile('index'))
+  const settings = JSON.stringify({
+    base,
+    defaultModel: options.defaultModel ?? null,
+    ...(production ? { production: true } : {}),
+  })
+  return [
+    `import { configure } from ${file}`,
+    `configure(${settings})`,
+    `export * from ${file}`,
+  ].join('\n')
+}
+
+function overlayModule(state: PluginState): string {
+  const { options, config } = state
+  if (!options.overlay) return 'export {}'
+  const settings = JSON.stringify({
+    base: devRouteBase(state),
+    position: options.overlay.position,
+    collapsed: options.overlay.collapsed,
+    nonce: config.html?.cspNonce,
+  })
+  return `import { mountOverlay } from ${JSON.stringify(clientFile('overlay'))}\nmountOverlay(${settings})`
+}
