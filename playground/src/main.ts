@@ -2,6 +2,8 @@
 import {
   type ChatMetrics,
   type ChatReply,
+  type ChatSocket,
+  chatStream,
   connect,
   pull,
   type StateSnapshot,
@@ -25,8 +27,13 @@ const session =
 sessionStorage.setItem('playground-session', session)
 $<HTMLElement>('room').textContent = `room: ${room}`
 
-const socket = connect({ session, room })
-let current: ChatReply | undefined
+// Rooms and server-side history live in the dev server's WebSocket. A built app chats over
+// chatStream(), which works in both (the production handler serves it).
+const socket: ChatSocket | undefined = import.meta.env.DEV ? connect({ session, room }) : undefined
+if (!socket) $<HTMLElement>('room').hidden = true
+let current: { cancel(): void } | undefined
+/** The conversation, kept here when there is no socket to keep it. */
+const history: { role: 'user' | 'assistant'; content: string }[] = []
 
 /** A chat bubble whose text re-renders as Markdown at most once a frame while it streams. */
 function bubble(role: 'user' | 'assistant', who: string, watched = false) {
@@ -87,12 +94,10 @@ async function send(): Promise<void> {
   const answer = bubble('assistant', modelSelect.value || 'assistant')
   sendButton.disabled = true
   stopButton.disabled = false
-  // In the room, so the other tabs watch it stream (connect's room only subscribes this tab).
-  const reply = socket.chat(content, { model: modelSelect.value || undefined, room })
-  current = reply
   try {
-    for await (const token of reply) answer.append(token)
-    const { metrics } = await reply.result
+    const metrics = socket
+      ? await chatOverSocket(socket, content, answer)
+      : await chatOverHttp(content, answer)
     answer.end(`${metrics.tokensPerSecond.toFixed(0)} tok/s`)
     showMetrics(metrics)
   } catch (error) {
@@ -106,25 +111,61 @@ async function send(): Promise<void> {
   }
 }
 
+async function chatOverSocket(
+  socket: ChatSocket,
+  content: string,
+  answer: ReturnType<typeof bubble>,
+): Promise<ChatMetrics> {
+  // In the room, so the other tabs watch it stream (connect's room only subscribes this tab).
+  const reply: ChatReply = socket.chat(content, { model: modelSelect.value || undefined, room })
+  current = reply
+  for await (const token of reply) answer.append(token)
+  return (await reply.result).metrics
+}
+
+async function chatOverHttp(
+  content: string,
+  answer: ReturnType<typeof bubble>,
+): Promise<ChatMetrics> {
+  const abort = new AbortController()
+  current = { cancel: () => abort.abort(new Error('cancelled')) }
+  let text = ''
+  let metrics: ChatMetrics | undefined
+  const asked = [...history, { role: 'user' as const, content }]
+  for await (const token of chatStream(asked, {
+    model: modelSelect.value || undefined,
+    signal: abort.signal,
+    onDone: (m) => {
+      metrics = m
+    },
+  })) {
+    text += token
+    answer.append(token)
+  }
+  history.push({ role: 'user', content }, { role: 'assistant', content: text })
+  if (!metrics) throw new Error('The answer ended without metrics')
+  return metrics
+}
+
 // Chats started in other tabs of the room: render them as they stream.
 const watched = new Map<string, ReturnType<typeof bubble>>()
-socket.on('start', (frame) => {
-  if (frame.session === socket.session) return
+socket?.on('start', (frame) => {
+  if (frame.session === socket?.session) return
   bubble('user', `${frame.session}`, true).set(frame.content)
   watched.set(`${frame.session}:${frame.id}`, bubble('assistant', `${frame.model} (live)`, true))
 })
-socket.on('token', (frame) => {
-  if (frame.session !== socket.session)
+socket?.on('token', (frame) => {
+  if (frame.session !== socket?.session)
     watched.get(`${frame.session}:${frame.id}`)?.append(frame.content)
 })
-socket.on('done', (frame) => {
+socket?.on('done', (frame) => {
   const key = `${frame.session}:${frame.id}`
   watched.get(key)?.end(`${frame.metrics.tokensPerSecond.toFixed(0)} tok/s`)
   watched.delete(key)
 })
-socket.on('error', (frame) => {
+socket?.on('error', (frame) => {
   const key = `${frame.session}:${frame.id}`
-  if (frame.session !== socket.session && watched.has(key)) {
+  if (frame.session !== socket?.session && watched.has(key)) {
     watched.get(key)?.end('stopped')
     watched.delete(key)
   }
@@ -165,6 +206,8 @@ function showModels(snapshot: StateSnapshot, select?: string): void {
   if (chosen) modelSelect.value = chosen
 }
 
+// Pulling models is for development; in production the provider serves them.
+if (!import.meta.env.DEV) $<HTMLFormElement>('pull').hidden = true
 $<HTMLFormElement>('pull').addEventListener('submit', async (event) => {
   event.preventDefault()
   const input = $<HTMLInputElement>('pull-model')

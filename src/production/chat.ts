@@ -184,7 +184,7 @@ function upstreamProblem(
   return new ProblemError({ status: 502, message: `The chat provider failed (${status}): ${said}` })
 }
 
-/** Stops the stream past `maxTokens` pieces even when a provider ignores the cap it was sent. */
+/** Stops the stream at `maxTokens` pieces even when a provider ignores the limit it was sent. */
 async function* capped(
   parts: AsyncIterable<ChatPart[]>,
   maxTokens: number,
@@ -192,13 +192,20 @@ async function* capped(
 ): AsyncGenerator<ChatPart[]> {
   let count = 0
   for await (const batch of parts) {
-    for (const part of batch) if (part.type === 'text' || part.type === 'reasoning') count++
-    yield batch
-    if (count > maxTokens) {
-      abort.abort(new Error('maxTokens reached'))
-      yield [{ type: 'finish', finish: { doneReason: 'length' } }]
-      return
+    const kept: ChatPart[] = []
+    for (const part of batch) {
+      if (part.type === 'text' || part.type === 'reasoning') {
+        if (count === maxTokens) {
+          abort.abort(new Error('maxTokens reached'))
+          kept.push({ type: 'finish', finish: { doneReason: 'length' } })
+          yield kept
+          return
+        }
+        count++
+      }
+      kept.push(part)
     }
+    yield kept
   }
 }
 
@@ -283,21 +290,25 @@ function sseBody(
         }
       }, HEARTBEAT_MS)
     },
+    // Each call must enqueue or close: a pull that enqueues nothing is not called again, and
+    // the reader would wait for the next heartbeat (a batch of only a finish part, say).
     async pull(controller) {
       let text = ''
       let end = false
       try {
-        const next = await iterator.next()
-        if (next.done) {
-          if (!turn.finish) throw endedEarly()
-          text = event('done', { metrics: done(turn.finish, turn.timing(started)) })
-          end = true
-        } else {
-          for (const part of next.value) {
-            turn.add(part)
-            if (part.type === 'text') text += event('token', { content: part.text })
-            else if (part.type === 'reasoning') text += event('reasoning', { content: part.text })
-            else if (part.type === 'tool-call') text += event('tool-call', part.call)
+        while (!text && !end) {
+          const next = await iterator.next()
+          if (next.done) {
+            if (!turn.finish) throw endedEarly()
+            text = event('done', { metrics: done(turn.finish, turn.timing(started)) })
+            end = true
+          } else {
+            for (const part of next.value) {
+              turn.add(part)
+              if (part.type === 'text') text += event('token', { content: part.text })
+              else if (part.type === 'reasoning') text += event('reasoning', { content: part.text })
+              else if (part.type === 'tool-call') text += event('tool-call', part.call)
+            }
           }
         }
       } catch (err) {

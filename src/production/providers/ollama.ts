@@ -1,26 +1,24 @@
 import { finishFromOllama } from '../../chat/metrics.js'
 import type { ChatPart } from '../../chat/parts.js'
 import { lineBatches } from '../lines.js'
-import { type ProviderKind, UpstreamError } from './types.js'
+import { cappedTokens, type ProviderKind, UpstreamError } from './types.js'
 
 // Any Ollama host over its native API (docs/production.md, "Providers"): a self-hosted Ollama
 // beside the server, a team GPU box, Ollama Cloud (`https://ollama.com` with a Bearer key). The
-// payload is already Ollama's shape; only the token cap is applied.
+// payload is already Ollama's shape; only a token limit the app asked for is held to the cap.
 
 export const ollamaKind: ProviderKind = {
   chatRequest(turn) {
-    const requested = turn.options?.num_predict
-    const numPredict =
-      typeof requested === 'number' && requested > 0
-        ? Math.min(requested, turn.maxTokens)
-        : turn.maxTokens
+    const numPredict = cappedTokens(turn)
     return {
       path: '/api/chat',
       body: {
         model: turn.model,
         messages: turn.messages,
         stream: true,
-        options: { ...turn.options, num_predict: numPredict },
+        ...(turn.options || numPredict
+          ? { options: { ...turn.options, ...(numPredict ? { num_predict: numPredict } : {}) } }
+          : {}),
         ...(turn.format !== undefined ? { format: turn.format } : {}),
         ...(turn.think !== undefined ? { think: turn.think } : {}),
         ...(turn.tools ? { tools: turn.tools } : {}),

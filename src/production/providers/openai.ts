@@ -2,7 +2,7 @@ import type { Finish } from '../../chat/metrics.js'
 import type { ChatPart } from '../../chat/parts.js'
 import type { ChatMessage } from '../../protocol.js'
 import { lineBatches } from '../lines.js'
-import { type ProviderKind, type ProviderTurn, UpstreamError } from './types.js'
+import { cappedTokens, type ProviderKind, UpstreamError } from './types.js'
 
 // Any OpenAI-compatible chat-completions API (docs/production.md, "Providers"): OpenAI, Groq,
 // OpenRouter, Together, vLLM, LM Studio, Docker Model Runner, Ollama's own /v1. Our payload is
@@ -26,8 +26,9 @@ export const openaiKind: ProviderKind = {
       messages: toOpenAiMessages(turn.messages),
       stream: true,
       stream_options: { include_usage: true },
-      max_tokens: maxTokens(turn),
     }
+    const limit = cappedTokens(turn)
+    if (limit) body.max_tokens = limit
     for (const [from, to] of Object.entries(OPTION_NAMES)) {
       if (turn.options?.[from] !== undefined) body[to] = turn.options[from]
     }
@@ -127,13 +128,6 @@ export const openaiKind: ProviderKind = {
 
   // `baseURL` already ends where `/v1` does (`https://api.openai.com/v1`, `…/openai/v1`).
   passthroughPath: (path) => (path.startsWith('/v1/') ? path.slice(3) : null),
-}
-
-function maxTokens(turn: ProviderTurn): number {
-  const requested = turn.options?.num_predict
-  return typeof requested === 'number' && requested > 0
-    ? Math.min(requested, turn.maxTokens)
-    : turn.maxTokens
 }
 
 /** Ollama's message shape as OpenAI's: images become data URLs, tool arguments JSON strings. */

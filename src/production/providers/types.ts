@@ -9,8 +9,20 @@ export interface ProviderTurn {
   format?: 'json' | Record<string, unknown>
   think?: boolean | 'low' | 'medium' | 'high' | 'max'
   tools?: ChatTool[]
-  /** The most tokens the answer may take (the handler's `maxTokens`, or less when the app asks). */
+  /** The most tokens the answer may take: the handler's `maxTokens`, which its stream also counts. */
   maxTokens: number
+}
+
+/**
+ * The token limit to send: the app's own `num_predict`, held to `maxTokens`; none when the app set
+ * none (the handler counts the stream and stops it at `maxTokens` whatever the provider does, and
+ * a limit sent always would make some providers refuse the field or pad to it).
+ */
+export function cappedTokens(turn: ProviderTurn): number | undefined {
+  const requested = turn.options?.num_predict
+  return typeof requested === 'number' && requested > 0
+    ? Math.min(requested, turn.maxTokens)
+    : undefined
 }
 
 /** How one kind of model server is spoken to: the request it takes, and its stream read as parts. */
