@@ -76,7 +76,12 @@ describe("engine: 'dmr' in a real dev server", () => {
     expect(progress.some((p) => p.percent > 0 && p.percent < 100)).toBe(true)
     expect(progress.at(-1)).toMatchObject({ status: 'success', percent: 100 })
     const lines = logger.lines.join('\n')
-    expect(lines).toContain(`engine: Docker Model Runner 1.0.11 at ${sim.url}`)
+    const engineLine = logger.lines.find((l) => l.includes('engine: '))
+    expect(engineLine).toMatch(
+      new RegExp(
+        `engine: Docker Model Runner 1\\.0\\.11 at ${sim.url} \\(chat through its OpenAI-compatible API\\)$`,
+      ),
+    )
     expect(lines).toMatch(/ready \(llama3\.2\)/)
   })
 

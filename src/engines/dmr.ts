@@ -44,7 +44,10 @@ export const driver: Driver = {
             : `${probe.reason}, not Docker Model Runner`
       return { ok: false, reason, hint: ENABLE_HINT }
     }
-    const reason = `Docker Model Runner${probe.version ? ` ${probe.version}` : ''} answers at ${url}`
+    const found = `Docker Model Runner${probe.version ? ` ${probe.version}` : ''} answers at ${url}`
+    // Named, it needs no reason in the terminal's engine line (the orchestrator leaves
+    // "engine is" out); chosen by `auto`, the reason says what it found.
+    const reason = world.options.engine === 'dmr' ? `engine is "dmr": ${found}` : found
     return { ok: true, reason, start: async () => createDmrEngine(url, probe.version, reason) }
   },
   describe: (info) =>
