@@ -46,6 +46,8 @@ export interface DoctorReport {
     gpuPlan?: ContainerGpuPlan
   }
   ollama: { url: string; reachable: boolean; version?: string; reason?: string }
+  /** Docker Model Runner at `dmr.url`: found by its `GET /` banner. */
+  dmr: { url: string; reachable: boolean; version?: string; reason?: string }
   engine: { choice: EngineName | null; steps: ResolutionStep[]; error?: string }
   recommended: ModelRecommendation[]
   models: ModelFit[]
@@ -98,11 +100,13 @@ export async function runDoctor(
   const d = { ...defaultDeps, ...deps }
   const dockerCheck = d.connectDocker()
   const ollamaCheck = d.probeOllama(options.url)
+  const dmrCheck = options.dmr.url === options.url ? ollamaCheck : d.probeOllama(options.dmr.url)
   const shared = {
     connectDocker: () => dockerCheck,
-    probeOllama: (url: string) => (url === options.url ? ollamaCheck : d.probeOllama(url)),
+    probeOllama: (url: string) =>
+      url === options.url ? ollamaCheck : url === options.dmr.url ? dmrCheck : d.probeOllama(url),
   }
-  const [gpu, docker, ollama, engine] = await Promise.all([
+  const [gpu, docker, ollama, dmr, engine] = await Promise.all([
     d.detect(),
     within(dockerCheck, d.timeoutMs, 'Docker').catch(
       (err): { connection: null; attempts: DockerAttempt[] } => ({
@@ -111,6 +115,9 @@ export async function runDoctor(
       }),
     ),
     within(ollamaCheck, d.timeoutMs, 'Ollama').catch(
+      (err): ProbeResult => ({ kind: 'other', reason: errorMessage(err) }),
+    ),
+    within(dmrCheck, d.timeoutMs, 'Docker Model Runner').catch(
       (err): ProbeResult => ({ kind: 'other', reason: errorMessage(err) }),
     ),
     within(d.planEngine(options, shared), d.timeoutMs, 'engine resolution').catch(
@@ -141,12 +148,27 @@ export async function runDoctor(
       ollama.kind === 'ollama'
         ? { url: options.url, reachable: true, version: ollama.version }
         : { url: options.url, reachable: false, reason: ollama.reason },
+    dmr: describeDmr(options.dmr.url, dmr),
     engine,
     recommended: recommendModels(gpu.budgetBytes, { accelerator, limit: 5 }),
     models: options.models.map((m) => checkModelFit(m, gpu.budgetBytes, { accelerator })),
     tuning: recommendTuning(gpu),
     elapsedMs: Math.round(performance.now() - started),
   }
+}
+
+/** What answers at `dmr.url`, as the report says it. */
+function describeDmr(url: string, probe: ProbeResult): DoctorReport['dmr'] {
+  if (probe.kind === 'dmr') {
+    return { url, reachable: true, ...(probe.version ? { version: probe.version } : {}) }
+  }
+  const reason =
+    probe.kind === 'absent'
+      ? `not found at ${url}`
+      : probe.kind === 'ollama'
+        ? `not found: an Ollama answers at ${url}`
+        : `not found: ${probe.reason}`
+  return { url, reachable: false, reason }
 }
 
 const ok = pc.green('✓')
@@ -244,6 +266,12 @@ export function formatDoctor(report: DoctorReport): string {
     o.reachable
       ? row(ok, 'Ollama', `${o.version} at ${o.url}`)
       : row(bad, 'Ollama', o.reason ?? `not running at ${o.url}`),
+  )
+  const dmr = report.dmr
+  lines.push(
+    dmr.reachable
+      ? row(ok, 'DMR', `Docker Model Runner${dmr.version ? ` ${dmr.version}` : ''} at ${dmr.url}`)
+      : row(pc.dim('·'), 'DMR', pc.dim(`Docker Model Runner ${dmr.reason}`)),
   )
   lines.push(...describeEngineLines(report.engine))
   if (report.models.length) {

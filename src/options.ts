@@ -54,6 +54,16 @@ export interface DockerOptions {
   stopOnExit?: boolean
 }
 
+/** Settings for the `dmr` engine: Docker Model Runner, which ships with Docker. */
+export interface DmrOptions {
+  /**
+   * Where Docker Model Runner listens on this machine (Docker Desktop: Settings → AI → "Enable
+   * host-side TCP support"; Docker Engine: `docker model install-runner`).
+   * @default 'http://127.0.0.1:12434'
+   */
+  url?: string
+}
+
 /** Where the overlay sits and whether it starts collapsed. */
 export interface OverlayOptions {
   /** @default 'bottom-right' */
@@ -84,8 +94,9 @@ export interface OllamaPluginOptions {
    */
   url?: string
   /**
-   * How Ollama is run: `'auto'` adopts a running Ollama, else prefers native on macOS, then
-   * Docker, then a native `ollama` binary, then `fallback`.
+   * How Ollama is run: `'auto'` adopts a running Ollama, else on macOS prefers native Ollama, then
+   * Docker Model Runner (both use Metal), then Docker; elsewhere Docker, then a native `ollama`
+   * binary, then Docker Model Runner; then `fallback`.
    * @default 'auto'
    */
   engine?: EngineKind
@@ -189,6 +200,11 @@ export interface OllamaPluginOptions {
    */
   docker?: DockerOptions
   /**
+   * Docker Model Runner settings for the `dmr` engine.
+   * @default see DmrOptions
+   */
+  dmr?: DmrOptions
+  /**
    * Settings for the built-in simulator (`engine: 'simulator'` or `fallback: 'simulator'`).
    * @default see SimulatorSettings
    */
@@ -283,6 +299,18 @@ const dockerSchema = z
   })
   .strict()
 
+const dmrSchema = z
+  .object({
+    url: z
+      .url({
+        protocol: /^https?$/,
+        error: 'use an http(s) URL such as "http://127.0.0.1:12434"',
+      })
+      .default('http://127.0.0.1:12434')
+      .transform((url) => url.replace(/\/+$/, '')),
+  })
+  .strict()
+
 const overlaySchema = z
   .object({
     position: z
@@ -343,6 +371,7 @@ export const optionsSchema = z
     limits: limitsSchema.default({}),
     middlewareMode: z.boolean().default(false),
     docker: dockerSchema.default(dockerSchema.parse({})),
+    dmr: dmrSchema.default(dmrSchema.parse({})),
     simulator: simulatorSchema.default(simulatorSchema.parse({})),
   })
   .strict()
@@ -359,6 +388,7 @@ export const optionsSchema = z
   })
 
 export type ResolvedDockerOptions = z.output<typeof dockerSchema>
+export type ResolvedDmrOptions = z.output<typeof dmrSchema>
 export type ResolvedSimulatorOptions = z.output<typeof simulatorSchema>
 export type ResolvedOverlayOptions = z.output<typeof overlaySchema>
 

@@ -33,7 +33,7 @@ interface OrchestratorEvents {
 }
 
 /** Options whose change means a different Ollama: the engine is stopped and started again. */
-const ENGINE_KEYS = ['url', 'engine', 'fallback', 'autoStart', 'docker'] as const
+const ENGINE_KEYS = ['url', 'engine', 'fallback', 'autoStart', 'docker', 'dmr'] as const
 
 /**
  * The state machine behind the plugin: detect the GPU, get an Ollama running, make sure the
@@ -242,9 +242,9 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
     // The routes' proxy, the chats and the model manager all go through this client's pool, so
     // its cap bounds what requests can hold open at Ollama; a changed cap applies from the next
     // engine start.
-    this.client = new OllamaClient(engine.info.url, {
-      connections: this.options.limits.upstreamConnections,
-    })
+    const clientOptions = { connections: this.options.limits.upstreamConnections }
+    this.client =
+      engine.createClient?.(clientOptions) ?? new OllamaClient(engine.info.url, clientOptions)
     const gpu = this.gpu
     this.models = new ModelManager({
       client: this.client,

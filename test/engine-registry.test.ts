@@ -9,7 +9,7 @@ import type { EngineInfo } from '../src/protocol.js'
 
 describe('engine registry', () => {
   it('gives every kind a driver that can probe, describe and name itself', async () => {
-    expect(engineNames).toEqual(['external', 'docker', 'native', 'simulator'])
+    expect(engineNames).toEqual(['external', 'docker', 'native', 'dmr', 'simulator'])
     for (const kind of engineNames) {
       const driver = await driverOf(kind)
       expect(typeof driver.probe, kind).toBe('function')

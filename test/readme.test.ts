@@ -33,6 +33,7 @@ describe('README options table', () => {
   const code = new Map([
     ...documented('OllamaPluginOptions', ''),
     ...documented('DockerOptions', 'docker.'),
+    ...documented('DmrOptions', 'dmr.'),
     ...documented('OverlayOptions', 'overlay.'),
     ...documented('SimulatorSettings', 'simulator.'),
   ])

@@ -57,8 +57,13 @@ describe('engine resolution', () => {
     for (const c of cleanups.splice(0).reverse()) await c()
   })
 
+  /** `url` and `dmr.url` at closed ports: no Ollama and no Docker Model Runner answer. */
   async function options(o: OllamaPluginOptions = {}) {
-    return resolveOptions({ url: `http://127.0.0.1:${await freePort()}`, ...o })
+    return resolveOptions({
+      url: `http://127.0.0.1:${await freePort()}`,
+      dmr: { url: `http://127.0.0.1:${await freePort()}` },
+      ...o,
+    })
   }
 
   function track(engine: Engine | null) {
@@ -108,6 +113,7 @@ describe('engine resolution', () => {
       ['external', 'skipped'],
       ['docker', 'skipped'],
       ['native', 'skipped'],
+      ['dmr', 'skipped'],
       ['simulator', 'chosen'],
     ])
     expect(steps[1]?.reason).toMatch(/127\.0\.0\.1:1: connection refused/)
@@ -174,6 +180,7 @@ describe('engine resolution', () => {
     expect(plan.steps.map((s) => [s.engine, s.outcome])).toEqual([
       ['external', 'skipped'],
       ['native', 'chosen'],
+      ['dmr', 'skipped'],
       ['docker', 'skipped'],
     ])
   })

@@ -30,7 +30,16 @@ export const driver: Driver = {
   label: 'Adopted',
   servesAt: (options) => ({ url: options.url, where: `at ${options.url}` }),
   async probe(world) {
-    const probe = await world.probe(world.options.url)
+    const { url } = world.options
+    const probe = await world.probe(url)
+    if (probe.kind === 'dmr') {
+      // Its partial Ollama API would pass for Ollama 0.1.0; the dmr engine is the way to use it.
+      return {
+        ok: false,
+        reason: probe.reason,
+        hint: `Set engine: 'dmr' and dmr.url: '${url}' in vite.config.ts to use it, or point url at an Ollama.`,
+      }
+    }
     return { ok: false, reason: probe.kind === 'ollama' ? 'adopted' : probe.reason }
   },
   describe: (info) =>

@@ -18,6 +18,7 @@ const drivers = {
   external: () => import('./external.js'),
   docker: () => import('./docker/index.js'),
   native: () => import('./native.js'),
+  dmr: () => import('./dmr.js'),
   simulator: () => import('./simulator.js'),
 } satisfies Record<string, () => Promise<{ driver: Driver }>>
 
@@ -32,15 +33,16 @@ export async function driverOf(kind: EngineName): Promise<Driver> {
 }
 
 /**
- * The kinds `auto` tries, in order: an Ollama already at `url`; on macOS native Ollama (Metal,
- * which Docker cannot reach); a Docker engine; native Ollama; then the fallback.
+ * The kinds `auto` tries, in order: an Ollama already at `url`; on macOS native Ollama, then
+ * Docker Model Runner (both use Metal, which the Ollama container cannot reach), then a Docker
+ * engine; elsewhere a Docker engine, native Ollama, then Docker Model Runner; then the fallback.
  */
 function candidates(options: ResolvedOptions, platform: NodeJS.Platform): EngineName[] {
   if (options.engine !== 'auto') return [options.engine]
-  const order: EngineName[] = ['external']
-  if (platform === 'darwin') order.push('native')
-  order.push('docker')
-  if (platform !== 'darwin') order.push('native')
+  const order: EngineName[] =
+    platform === 'darwin'
+      ? ['external', 'native', 'dmr', 'docker']
+      : ['external', 'docker', 'native', 'dmr']
   if (options.fallback === 'simulator') order.push('simulator')
   return order
 }

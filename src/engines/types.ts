@@ -1,4 +1,5 @@
 import type { GpuReport } from '../gpu/detect.js'
+import type { OllamaClient, OllamaClientOptions } from '../ollama/client.js'
 import type { ProbeResult } from '../ollama/probe.js'
 import type { ResolvedOptions } from '../options.js'
 import type { EngineInfo, Problem } from '../protocol.js'
@@ -34,6 +35,12 @@ export interface Engine {
    * hook, docs/decisions.md, "Ctrl+C runs no Vite hook"): stop what we started, best effort.
    */
   stopSync?(): void
+  /**
+   * The client the plugin talks to this engine through, for an engine that does not speak
+   * Ollama's native API itself (Docker Model Runner): the model manager, the chat routes and the
+   * proxy then use it unchanged. Absent: an OllamaClient at `info.url`.
+   */
+  createClient?(options: OllamaClientOptions): OllamaClient
 }
 
 /** Where engines report progress while they start (before anyone holds the Engine). */

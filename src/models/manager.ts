@@ -1,10 +1,11 @@
 import { debuglog } from 'node:util'
 import { formatBytes } from '../format.js'
 import type { OllamaClient } from '../ollama/client.js'
+import { isOllamaError } from '../ollama/errors.js'
 import { ProblemError } from '../problem.js'
 import type { ModelState, Problem, PullProgressEvent } from '../protocol.js'
 import { isValidModelName } from './name.js'
-import { describePullFailure, normalizeModelName } from './problems.js'
+import { describePullFailure } from './problems.js'
 import { PullProgressFolder } from './progress.js'
 
 const debug = debuglog('vite-plugin-ollama')
@@ -83,19 +84,21 @@ export class ModelManager {
       this.deps.client.list({ signal }),
       this.deps.client.ps({ signal }).catch(() => ({ models: [] })),
     ])
-    const local = new Set(tags.models.map((m) => normalizeModelName(m.name)))
-    const loaded = new Map(ps.models.map((m) => [normalizeModelName(m.name), m]))
+    const key = (name: string) => this.deps.client.modelKey(name)
+    const local = new Set(tags.models.map((m) => key(m.name)))
+    const loaded = new Map(ps.models.map((m) => [key(m.name), m]))
     for (const state of this.states.values()) {
       if (this.jobs.has(state.name)) continue
-      const key = normalizeModelName(state.name)
-      const running = loaded.get(key)
+      const running = loaded.get(key(state.name))
       if (running) {
         state.status = 'loaded'
-        state.processor = describeProcessor(running.size, running.size_vram)
+        // An engine that reports no size (Docker Model Runner) says nothing about where it runs.
+        state.processor =
+          running.size > 0 ? describeProcessor(running.size, running.size_vram) : undefined
         state.warning =
           this.cpuWarning(state.name, running.size, running.size_vram) ??
           this.deps.fitWarning?.(state.name)
-      } else if (local.has(key)) {
+      } else if (local.has(key(state.name))) {
         if (state.status !== 'error') state.status = 'present'
         state.processor = undefined
       } else if (!this.tracked.has(state.name)) {
@@ -214,8 +217,8 @@ export class ModelManager {
   /** `llama3.2:latest` when `llama3.2` is known already: one state and one job per model. */
   private knownName(model: string): string {
     if (this.states.has(model)) return model
-    const key = normalizeModelName(model)
-    for (const name of this.states.keys()) if (normalizeModelName(name) === key) return name
+    const key = this.deps.client.modelKey(model)
+    for (const name of this.states.keys()) if (this.deps.client.modelKey(name) === key) return name
     return model
   }
 
@@ -263,7 +266,11 @@ export class ModelManager {
           const problem =
             error.name === 'AbortError' || job.controller.signal.aborted
               ? { message: `The pull of '${model}' was cancelled` }
-              : describePullFailure(model, error.message)
+              : // A problem the engine's client already worded (Docker Model Runner's missing
+                // model) is kept; Ollama's own words are turned into what to do.
+                error instanceof ProblemError && !isOllamaError(error)
+                ? error.problem
+                : describePullFailure(model, error.message)
           // A one-off pull that failed leaves nothing behind: the client that asked gets the
           // error, and a flood of made-up names must not pile up in /status and the overlay.
           if (this.tracked.has(model)) this.fail(model, problem)

@@ -3,6 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { debuglog } from 'node:util'
 import type { Dispatcher } from 'undici'
 import type { z } from 'zod'
+import { normalizeModelName } from '../models/problems.js'
+import type { Problem } from '../protocol.js'
 import { acquirePool, type PoolLease } from './dispatcher.js'
 import {
   badResponseError,
@@ -94,7 +96,8 @@ export interface ShowOptions extends CallOptions {
   verbose?: boolean
 }
 
-interface RequestSpec {
+/** One request, as the client and its subclasses (src/engines/dmr/client.ts) describe it. */
+export interface RequestSpec {
   method: 'GET' | 'POST' | 'DELETE'
   path: string
   body?: unknown
@@ -103,9 +106,11 @@ interface RequestSpec {
   /** Metadata calls get timeouts and retries; model calls neither. */
   idempotent: boolean
   stream?: boolean
+  /** The Accept header, when the server needs another than NDJSON (streams) or JSON. */
+  accept?: string
 }
 
-const chatStreamKind: StreamKind<ChatResponse> = {
+export const chatStreamKind: StreamKind<ChatResponse> = {
   expected: 'a chat chunk ending with done:true',
   isFinal: (value) => value.done === true,
   check: (value, final) =>
@@ -128,7 +133,7 @@ const generateStreamKind: StreamKind<GenerateResponse> = {
 }
 
 // Pull lines come at most every 60 ms per layer, so each gets the full schema.
-const pullStreamKind: StreamKind<PullProgress> = {
+export const pullStreamKind: StreamKind<PullProgress> = {
   expected: 'progress lines ending with status "success"',
   isFinal: (value) => value.status === 'success',
   check: (value) => parsed(pullProgressSchema, value),
@@ -183,7 +188,7 @@ export class OllamaClient {
 
   show(model: string, o: ShowOptions = {}): Promise<ShowResponse> {
     const body = o.verbose === undefined ? { model } : { model, verbose: o.verbose }
-    return this.#json(showResponseSchema, {
+    return this.json(showResponseSchema, {
       method: 'POST',
       path: '/api/show',
       body,
@@ -215,7 +220,7 @@ export class OllamaClient {
   }
 
   async delete(model: string, o: CallOptions = {}): Promise<void> {
-    await this.#empty({
+    await this.empty({
       method: 'DELETE',
       path: '/api/delete',
       body: { model },
@@ -226,7 +231,7 @@ export class OllamaClient {
   }
 
   async copy(source: string, destination: string, o: CallOptions = {}): Promise<void> {
-    await this.#empty({
+    await this.empty({
       method: 'POST',
       path: '/api/copy',
       body: { source, destination },
@@ -252,7 +257,7 @@ export class OllamaClient {
     }
     return req.stream === true
       ? this.#stream(chatStreamKind, spec)
-      : this.#json(chatResponseSchema, spec)
+      : this.json(chatResponseSchema, spec)
   }
 
   /** One completion, or with `stream: true` the chunks (resolves once the response has started). */
@@ -280,11 +285,11 @@ export class OllamaClient {
     }
     return req.stream === true
       ? this.#stream(generateStreamKind, spec)
-      : this.#json(generateResponseSchema, spec)
+      : this.json(generateResponseSchema, spec)
   }
 
   embed(req: EmbedRequest, o: CallOptions = {}): Promise<EmbedResponse> {
-    return this.#json(embedResponseSchema, {
+    return this.json(embedResponseSchema, {
       method: 'POST',
       path: '/api/embed',
       body: req,
@@ -294,6 +299,22 @@ export class OllamaClient {
     })
   }
 
+  /**
+   * The key this server files a model under: two spellings of one model (`llama3.2` and
+   * `llama3.2:latest`) share it. Another engine's client names models its own way.
+   */
+  modelKey(name: string): string {
+    return normalizeModelName(name)
+  }
+
+  /**
+   * Why this server has no route at `path` (`/api/embed`), for a 501 that says what to use
+   * instead; undefined when it has one. Ollama has them all.
+   */
+  unsupportedRoute(_path: string): Problem | undefined {
+    return undefined
+  }
+
   /** Lets go of the shared pool; the last client of an origin destroys it. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return
@@ -301,9 +322,9 @@ export class OllamaClient {
     await this.#lease.release()
   }
 
-  async #json<S extends z.ZodType>(schema: S, spec: RequestSpec): Promise<z.infer<S>> {
-    const site = this.#site(spec)
-    const response = await this.#send(spec, site)
+  /** Sends one request and parses its JSON answer with `schema`; throws OllamaError otherwise. */
+  protected async json<S extends z.ZodType>(schema: S, spec: RequestSpec): Promise<z.infer<S>> {
+    const { response, site } = await this.request(spec)
     let text: string
     try {
       text = await response.body.text()
@@ -327,9 +348,9 @@ export class OllamaClient {
     return result.data
   }
 
-  async #empty(spec: RequestSpec): Promise<void> {
-    const site = this.#site(spec)
-    const response = await this.#send(spec, site)
+  /** Sends one request and drops its answer; throws OllamaError on a non-2xx status. */
+  protected async empty(spec: RequestSpec): Promise<void> {
+    const { response, site } = await this.request(spec)
     try {
       await response.body.dump()
     } catch (error) {
@@ -338,14 +359,24 @@ export class OllamaClient {
   }
 
   async #stream<T>(kind: StreamKind<T>, spec: RequestSpec): Promise<OllamaStream<T>> {
-    const site = this.#site(spec)
-    const response = await this.#send(spec, site)
+    const { response, site } = await this.request(spec)
     return new OllamaStream(response.body, site, response.statusCode, kind, spec.signal)
+  }
+
+  /**
+   * Sends one request (retrying idempotent calls on connection errors) and returns the response
+   * once it has started, with the site its errors name; throws OllamaError on a non-2xx status.
+   */
+  protected async request(
+    spec: RequestSpec,
+  ): Promise<{ response: Dispatcher.ResponseData; site: RequestSite }> {
+    const site = this.#site(spec)
+    return { response: await this.#send(spec, site), site }
   }
 
   /** A metadata GET: idempotent, so retried on connection errors. */
   #get<S extends z.ZodType>(schema: S, path: string, o: CallOptions): Promise<z.infer<S>> {
-    return this.#json(schema, { method: 'GET', path, signal: o.signal, idempotent: true })
+    return this.json(schema, { method: 'GET', path, signal: o.signal, idempotent: true })
   }
 
   /** Sends the request (retrying idempotent calls on connection errors); throws on non-2xx. */
@@ -365,7 +396,7 @@ export class OllamaClient {
     const timeout = spec.idempotent ? METADATA_TIMEOUT_MS : 0
     const body = spec.body === undefined ? null : JSON.stringify(spec.body)
     const headers: Record<string, string> = {
-      accept: spec.stream ? 'application/x-ndjson' : 'application/json',
+      accept: spec.accept ?? (spec.stream ? 'application/x-ndjson' : 'application/json'),
       'user-agent': USER_AGENT,
     }
     if (body !== null) headers['content-type'] = 'application/json'

@@ -7,25 +7,67 @@ import { errorMessage, ProblemError, withLogTail } from '../problem.js'
 
 const debug = debuglog('vite-plugin-ollama')
 
-/** What answers at a URL: an Ollama (with its version), nothing at all, or something else. */
+/**
+ * What answers at a URL: an Ollama (with its version), Docker Model Runner (whose partial Ollama
+ * API also answers `/api/version`, always with "0.1.0"), nothing at all, or something else.
+ */
 export type ProbeResult =
   | { kind: 'ollama'; version: string }
+  | { kind: 'dmr'; version?: string; reason: string }
   | { kind: 'absent'; reason: string }
   | { kind: 'other'; reason: string }
 
+/** Docker Model Runner's answer to `GET /` (model-runner `pkg/server/server.go`). */
+export const DMR_BANNER = 'Docker Model Runner is running'
+
 /**
- * Asks `GET /api/version`. Connection refused means nothing listens; any answer that is not
- * Ollama's `{"version": "…"}` means the port belongs to someone else. A fresh connection per
- * probe (no keep-alive), so a container that restarts behind docker-proxy never hands us a dead
- * pooled socket.
+ * Asks `GET /api/version` and, at the same time, `GET /`. Connection refused means nothing
+ * listens; Docker Model Runner is told apart by its banner at `/`, never by `/api/version`, which
+ * it answers like an Ollama 0.1.0 (docs/decisions.md, "Docker Model Runner is not an Ollama");
+ * any other answer that is not Ollama's `{"version": "…"}` means the port belongs to someone
+ * else. A fresh connection per request (no keep-alive), so a container that restarts behind
+ * docker-proxy never hands us a dead pooled socket.
  */
-export function probeOllama(baseUrl: string, timeoutMs = 1500): Promise<ProbeResult> {
-  const url = new URL('/api/version', `${baseUrl.replace(/\/+$/, '')}/`)
+export async function probeOllama(baseUrl: string, timeoutMs = 1500): Promise<ProbeResult> {
+  const [version, root] = await Promise.all([
+    getSmall(baseUrl, '/api/version', timeoutMs),
+    getSmall(baseUrl, '/', timeoutMs),
+  ])
+  if (root.status === 200 && root.body.trim() === DMR_BANNER) {
+    return {
+      kind: 'dmr',
+      reason: `Docker Model Runner answers at ${baseUrl}, not Ollama`,
+      ...(await dmrVersion(baseUrl, timeoutMs)),
+    }
+  }
+  if (version.status === undefined) return version.failure
+  const parsed = version.status === 200 ? parseVersion(version.body) : undefined
+  if (parsed !== undefined) return { kind: 'ollama', version: parsed }
+  return {
+    kind: 'other',
+    reason: `${baseUrl} answers HTTP ${version.status} to GET /api/version, which is not Ollama`,
+  }
+}
+
+/** Docker Model Runner's own version, from `GET /version` (its `/api/version` is a constant). */
+async function dmrVersion(baseUrl: string, timeoutMs: number): Promise<{ version?: string }> {
+  const answer = await getSmall(baseUrl, '/version', timeoutMs)
+  const version = answer.status === 200 ? parseVersion(answer.body) : undefined
+  return version === undefined ? {} : { version }
+}
+
+type SmallAnswer =
+  | { status: number; body: string; failure?: undefined }
+  | { status?: undefined; body?: undefined; failure: Extract<ProbeResult, { reason: string }> }
+
+/** One small GET on its own connection: the status and body, or why there is none. */
+function getSmall(baseUrl: string, path: string, timeoutMs: number): Promise<SmallAnswer> {
+  const url = new URL(path, `${baseUrl.replace(/\/+$/, '')}/`)
   const client = url.protocol === 'https:' ? https : http
   return new Promise((resolve) => {
     let settled = false
     let socket: import('node:net').Socket | undefined
-    function settle(result: ProbeResult): void {
+    function settle(result: SmallAnswer): void {
       if (settled) return
       settled = true
       clearTimeout(timer)
@@ -34,6 +76,9 @@ export function probeOllama(baseUrl: string, timeoutMs = 1500): Promise<ProbeRes
       // the peer (a test's server.close(), a non-HTTP service) waits on it forever.
       socket?.destroy()
       resolve(result)
+    }
+    function fail(kind: 'absent' | 'other', reason: string): void {
+      settle({ failure: { kind, reason } })
     }
     const req = client.get(
       url,
@@ -44,39 +89,28 @@ export function probeOllama(baseUrl: string, timeoutMs = 1500): Promise<ProbeRes
         res.on('data', (chunk: Buffer) => {
           size += chunk.length
           if (size > 64 * 1024) {
-            settle({ kind: 'other', reason: `${baseUrl} answers with a large body, not Ollama` })
+            fail('other', `${baseUrl} answers with a large body, not Ollama`)
             return
           }
           chunks.push(chunk)
         })
-        res.on('error', (err) => settle({ kind: 'other', reason: `${baseUrl}: ${err.message}` }))
-        res.on('end', () => {
-          const body = Buffer.concat(chunks).toString('utf8')
-          const version = res.statusCode === 200 ? parseVersion(body) : undefined
-          if (version !== undefined) settle({ kind: 'ollama', version })
-          else {
-            settle({
-              kind: 'other',
-              reason: `${baseUrl} answers HTTP ${res.statusCode} to GET /api/version, which is not Ollama`,
-            })
-          }
-        })
+        res.on('error', (err) => fail('other', `${baseUrl}: ${err.message}`))
+        res.on('end', () =>
+          settle({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        )
       },
     )
     req.on('socket', (s) => {
       socket = s
     })
     const timer = setTimeout(() => {
-      settle({
-        kind: 'other',
-        reason: `${baseUrl} accepts connections but did not answer within ${timeoutMs} ms`,
-      })
+      fail('other', `${baseUrl} accepts connections but did not answer within ${timeoutMs} ms`)
     }, timeoutMs)
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ECONNREFUSED' || err.code === 'ENOTFOUND' || err.code === 'EADDRNOTAVAIL') {
-        settle({ kind: 'absent', reason: `nothing answers at ${baseUrl} (${err.code})` })
+        fail('absent', `nothing answers at ${baseUrl} (${err.code})`)
       } else {
-        settle({ kind: 'other', reason: `${baseUrl}: ${err.code ?? err.message}` })
+        fail('other', `${baseUrl}: ${err.code ?? err.message}`)
       }
     })
   })

@@ -42,6 +42,10 @@ export function ollamaRoutes(ctx: RouteContext): Connect.NextHandleFunction {
       try {
         guardProxiedBody(req)
         const upstream = requireUpstream(ctx)
+        // An engine without this route (Docker Model Runner has no /api/embed) gets a 501 that
+        // says what to use instead, not its bare 404.
+        const missing = upstream.unsupportedRoute(path)
+        if (missing) throw new ProblemError({ status: 501, ...missing })
         proxy.forward(req, res, upstream, rest, ctx.options())
       } catch (err) {
         refuse(ctx, req, res, err)

@@ -12,6 +12,13 @@ import { normalizeModelName } from '../models/name.js'
 import type { CatalogExtension } from './catalog.js'
 import { handleGeneration } from './chat.js'
 import type { LiveConfig, SimContext } from './context.js'
+import {
+  dmrInferencePath,
+  dmrModelName,
+  dmrModelRoute,
+  dmrRoutes,
+  SIMULATED_DMR_VERSION,
+} from './dmr.js'
 import { handleEmbed, handleEmbeddings } from './embed.js'
 import {
   allowedOrigins,
@@ -80,8 +87,18 @@ export interface SimulatorOptions {
    * Cloud) or an OpenAI-compatible provider does: 401 without it, in the route's error shape.
    */
   apiKey?: string
-  /** Version reported by `/api/version`. @default '0.32.6' */
+  /**
+   * Version reported by `/api/version` (with `flavor: 'dmr'`, by `/version`: DMR's
+   * `/api/version` always says 0.1.0).
+   * @default '0.32.6'
+   */
   version?: string
+  /**
+   * Which server to play: Ollama, or Docker Model Runner (its `/` banner, `/models`,
+   * `/models/create`, `/engines/v1/*` and partial `/api/*`, models named `ai/llama3.2:latest`).
+   * @default 'ollama'
+   */
+  flavor?: 'ollama' | 'dmr'
   /** Receives one gin-style access line per request (main.ts prints them). */
   logger?: (line: string) => void
 }
@@ -130,9 +147,10 @@ const LIVE_KEYS = [
 
 /** Starts an Ollama-compatible server; resolves once it listens. */
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
-  const registry = new ModelRegistry(opts.catalog)
+  const dmr = opts.flavor === 'dmr'
+  const registry = new ModelRegistry(opts.catalog, dmr ? dmrModelName : normalizeModelName)
   for (const raw of opts.models ?? []) {
-    const name = normalizeModelName(raw)
+    const name = registry.normalize(raw)
     if (!name)
       throw new Error(`Simulator option models: "${raw}" is not a valid Ollama model name.`)
     registry.install(name)
@@ -149,7 +167,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       faultedStreams: 0,
     },
     events: new EventEmitter(),
-    version: opts.version ?? SIMULATED_VERSION,
+    version: opts.version ?? (dmr ? SIMULATED_DMR_VERSION : SIMULATED_VERSION),
     options: opts,
   }
   const configure = (faults: Partial<SimulatorOptions>) => {
@@ -168,7 +186,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const origins = allowedOrigins(opts.origins)
   const loopback = isLoopbackHost(host)
 
-  const table = routes(downloads)
+  const table = dmr ? dmrRoutes(downloads) : routes(downloads)
   const server = createServer(function ollamaSimulator(req, res) {
     route(ctx, table, { origins, loopback }, req, res)
   })
@@ -217,14 +235,14 @@ function listen(server: Server, host: string, port: number): Promise<void> {
   })
 }
 
-type Handler = (
+export type Handler = (
   ctx: SimContext,
   req: IncomingMessage,
   res: ServerResponse,
   body: () => Promise<Record<string, unknown>>,
 ) => unknown
 
-interface RouteTable {
+export interface RouteTable {
   [path: string]: Partial<Record<'GET' | 'HEAD' | 'POST' | 'DELETE', Handler>>
 }
 
@@ -283,13 +301,16 @@ async function route(
 ): Promise<void> {
   const started = process.hrtime.bigint()
   const method = req.method ?? 'GET'
-  const path = (req.url ?? '/').split('?')[0] ?? '/'
-  const key = `${method} ${path}`
+  const requested = (req.url ?? '/').split('?')[0] ?? '/'
+  const dmr = ctx.options.flavor === 'dmr'
+  const path = dmr ? dmrInferencePath(requested) : requested
+  // Counted and logged as asked for (`/engines/v1/…`), then served by the route it aliases.
+  const key = `${method} ${requested}`
   ctx.stats.requests[key] = (ctx.stats.requests[key] ?? 0) + 1
-  ctx.events.emit('request', method, path)
-  res.on('finish', () => logAccess(ctx, req, res, started, method, path))
+  ctx.events.emit('request', method, requested)
+  res.on('finish', () => logAccess(ctx, req, res, started, method, requested))
   res.on('close', () => {
-    if (!res.writableFinished) logAccess(ctx, req, res, started, method, path)
+    if (!res.writableFinished) logAccess(ctx, req, res, started, method, requested)
   })
   try {
     // gin runs the CORS middleware first, then the Host guard, for every route (even 404/405).
@@ -308,19 +329,31 @@ async function route(
       await handleOpenAi(ctx, req, res, method, path)
       return
     }
-    const entry = table[path]
+    const entry = table[path] ?? (dmr ? dmrModelRoute(path) : undefined)
+    // DMR is Go's net/http ServeMux, not gin: plain 404s and 405s, no trailing-slash redirect.
+    if (!entry && dmr) return sendText(res, 404, '404 page not found\n')
     if (!entry) return notFound(req, res, path, table)
     const handler = entry[method as keyof typeof entry]
+    if (!handler && dmr) return sendText(res, 405, 'Method Not Allowed\n')
     if (!handler) return sendText(res, 405, '405 method not allowed')
     const struct = STRUCTS[path] ?? 'Request'
     await handler(ctx, req, res, async () => parseJsonBody(await readBody(req), struct))
   } catch (error) {
-    answerError(res, path, error)
+    if (dmr) answerDmrError(res, error)
+    else answerError(res, path, error)
   }
 }
 
 function hasKey(req: IncomingMessage, key: string): boolean {
   return req.headers.authorization === `Bearer ${key}`
+}
+
+/** DMR answers failures with Go's `http.Error`: the message as plain text, on every route. */
+function answerDmrError(res: ServerResponse, error: unknown): void {
+  const status = error instanceof HttpError ? error.status : 500
+  const message = error instanceof Error ? error.message : String(error)
+  if (!res.headersSent) sendText(res, status, `${message}\n`)
+  else if (!res.writableEnded) res.end(`${message}\n`)
 }
 
 function notFound(

@@ -36,10 +36,23 @@ export class ModelRegistry {
   /** Bytes held per blob digest; equal to the layer size once complete. */
   readonly blobs = new Map<string, number>()
 
-  constructor(extension: CatalogExtension = {}) {
+  /**
+   * `normalize` spells a requested name the way the store files it: Ollama's rule by default,
+   * Docker Model Runner's for that flavor (every catalog model then also under its `ai/` name).
+   */
+  constructor(
+    extension: CatalogExtension = {},
+    readonly normalize: (raw: string) => string | null = normalizeModelName,
+  ) {
     this.catalog = builtinCatalog()
+    if (normalize !== normalizeModelName) {
+      for (const model of [...this.catalog.values()]) {
+        const name = normalize(model.name)
+        if (name) this.catalog.set(modelKey(name), { ...model, name })
+      }
+    }
     for (const [raw, entry] of Object.entries(extension)) {
-      const name = normalizeModelName(raw)
+      const name = normalize(raw)
       if (!name) throw new Error(`Simulator catalog entry "${raw}" is not a valid model name.`)
       const { size, ...spec } = entry
       this.catalog.set(modelKey(name), buildModel(name, size, defaultSpec(spec)))
@@ -64,7 +77,7 @@ export class ModelRegistry {
 
   /** Looks a model up as a request names it (any spelling, case-insensitive). */
   find(raw: string): InstalledModel | undefined {
-    const display = normalizeModelName(raw)
+    const display = this.normalize(raw)
     return display ? this.installed.get(modelKey(display)) : undefined
   }
 
