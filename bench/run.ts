@@ -15,6 +15,7 @@ const suites: Record<string, () => Promise<Figure[]>> = {
   progress: async () => (await import('./progress.js')).benchProgress(),
   detect: async () => (await import('./detect.js')).benchDetect(),
   abuse: async () => (await import('./abuse.js')).benchAbuse(),
+  production: async () => (await import('./production.js')).benchProduction(),
 }
 
 const only = process.argv.slice(2)

@@ -7,8 +7,8 @@ import { LOCAL_PROVIDER } from './production/options.js'
 import { announce } from './terminal.js'
 import { type PluginState, productionRouteBase } from './virtual.js'
 
-// `vite preview`: the built app with the production handler in front of it (docs/production.md,
-// "vite preview specifics"), so `npm run build && vite preview` tries the real production path.
+// `vite preview`: the built app with the production handler in front of it (docs/decisions.md,
+// "One handler, many hosts"), so `npm run build && vite preview` tries the real production path.
 // The handler is mounted in the hook's body, ahead of Vite's compression, which would otherwise
 // hold event streams back.
 

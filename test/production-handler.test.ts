@@ -358,3 +358,29 @@ describe('vite-plugin-ollama/server', () => {
     expect(readdirSync(path.join(dist, 'production'))).toContain('node.js')
   })
 })
+
+describe('a key the provider refuses', () => {
+  it('is logged on the server and answered 502 without the provider’s words', async () => {
+    const lines: string[] = []
+    process.env.WRONG_KEY = 'sk-wrong-1234'
+    try {
+      const url = await serve({
+        ...providers('openai'),
+        providers: { up: { type: 'openai', baseURL: `${sim.url}/v1`, apiKeyEnv: 'WRONG_KEY' } },
+        log: (line) => lines.push(line),
+      })
+      const res = await fetch(`${url}/chat`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: '{"prompt":"hi"}',
+      })
+      expect(res.status).toBe(502)
+      expect(await res.text()).not.toMatch(/Incorrect API key|sk-wrong/)
+      expect(lines.join('\n')).toMatch(
+        /refused the server's credentials \(401\): Incorrect API key provided\. Check WRONG_KEY/,
+      )
+    } finally {
+      delete process.env.WRONG_KEY
+    }
+  })
+})

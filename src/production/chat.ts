@@ -305,8 +305,11 @@ function sseBody(
           } else {
             for (const part of next.value) {
               turn.add(part)
-              if (part.type === 'text') text += event('token', { content: part.text })
-              else if (part.type === 'reasoning') text += event('reasoning', { content: part.text })
+              // Serialised by hand: this runs once per token, and it is `{ content }` exactly.
+              if (part.type === 'text')
+                text += `event: token\ndata: {"content":${JSON.stringify(part.text)}}\n\n`
+              else if (part.type === 'reasoning')
+                text += `event: reasoning\ndata: {"content":${JSON.stringify(part.text)}}\n\n`
               else if (part.type === 'tool-call') text += event('tool-call', part.call)
             }
           }

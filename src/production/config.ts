@@ -12,7 +12,10 @@ import { type ProviderKind, providerKinds } from './providers/index.js'
 /** What the app's own auth says about a request: allow (`true`/nothing), refuse (`false`: 401), or answer itself. */
 export type AuthorizeResult = boolean | Response | undefined
 
-/** `createOllamaHandler(options)`: the shared options, plus what only the server decides. */
+/**
+ * `createOllamaHandler(options)`: the shared options, plus what only the server decides. The
+ * plugin's whole options object may be passed: the fields only the dev server uses are ignored.
+ */
 export interface HandlerOptions extends SharedOptions {
   /**
    * The app's own auth, asked before every route: return `false` for a 401, a `Response` to answer
@@ -41,8 +44,6 @@ export interface HandlerOptions extends SharedOptions {
    * @default console.error
    */
   log?: (line: string) => void
-  /** Any other field of the plugin's options, so one options object serves both. */
-  [devOnly: string]: unknown
 }
 
 /** The handler's settings after checking. */

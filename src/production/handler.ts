@@ -8,7 +8,7 @@ import { problemResponse } from './http.js'
 import { forwardRaw } from './passthrough.js'
 
 // `createOllamaHandler(options)`: the routes of `virtual:ollama` as one Web-standard fetch handler
-// (docs/production.md, "One handler, many hosts"), for `vite preview`, Vitest runs and the app's
+// (docs/decisions.md, "One handler, many hosts"), for `vite preview`, Vitest runs and the app's
 // own server on Node, Workers, Deno, Bun and serverless functions. Only Request, Response,
 // ReadableStream, AbortSignal and fetch: no Node built-in and no dependency on its path.
 

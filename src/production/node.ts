@@ -2,7 +2,7 @@ import type { RuntimeEnv } from './env.js'
 import type { OllamaHandler } from './handler.js'
 
 // `toNodeHandler(handler)`: a fetch handler as Node `http` / Connect / Express middleware
-// (docs/production.md, "Node adapters"). Hand-written and dependency-free: the adapters on npm
+// (docs/decisions.md, "One handler, many hosts"). Hand-written and dependency-free: the adapters on npm
 // either replace the global Request and Response or need a newer Node. Node before 26.1 has no
 // `req.signal`, so the abort comes from the response closing before it finished; the body is
 // written with backpressure, and a client that goes away cancels it, which aborts the provider's

@@ -3,7 +3,7 @@ import type { ChatPart } from '../../chat/parts.js'
 import { lineBatches } from '../lines.js'
 import { cappedTokens, type ProviderKind, UpstreamError } from './types.js'
 
-// Any Ollama host over its native API (docs/production.md, "Providers"): a self-hosted Ollama
+// Any Ollama host over its native API (docs/decisions.md, "Providers"): a self-hosted Ollama
 // beside the server, a team GPU box, Ollama Cloud (`https://ollama.com` with a Bearer key). The
 // payload is already Ollama's shape; only a token limit the app asked for is held to the cap.
 

@@ -4,7 +4,7 @@ import type { ChatMessage } from '../../protocol.js'
 import { lineBatches } from '../lines.js'
 import { cappedTokens, type ProviderKind, UpstreamError } from './types.js'
 
-// Any OpenAI-compatible chat-completions API (docs/production.md, "Providers"): OpenAI, Groq,
+// Any OpenAI-compatible chat-completions API (docs/decisions.md, "Providers"): OpenAI, Groq,
 // OpenRouter, Together, vLLM, LM Studio, Docker Model Runner, Ollama's own /v1. Our payload is
 // Ollama's native shape; this file translates it to `POST {baseURL}/chat/completions` and the
 // Server-Sent Events back into parts.
@@ -38,7 +38,7 @@ export const openaiKind: ProviderKind = {
         type: 'json_schema',
         json_schema: { name: 'response', schema: turn.format },
       }
-    // Ollama's own table, read backwards (docs/ollama-modern.md, "Thinking"): true is "medium".
+    // Ollama's own table, read backwards (docs/decisions.md, "Providers"): true is "medium".
     if (turn.think !== undefined)
       body.reasoning_effort =
         turn.think === true ? 'medium' : turn.think === false ? 'none' : turn.think
