@@ -124,6 +124,8 @@ describe.skipIf(skip)(title, () => {
         volume: `${name}-models`,
         hostPort: await freePort(),
         pullImage: 'never',
+        // Never the developer's own ~/.ollama/models: a test's pulls would land there.
+        hostModels: false,
         env: { SIM_MODELS: 'llama3.2' },
       },
     }).docker

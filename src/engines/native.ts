@@ -181,16 +181,17 @@ export async function startNativeEngine(opts: NativeEngineOptions): Promise<Nati
   })
 
   let stopped: Promise<void> | undefined
+  function stop(): Promise<void> {
+    stopping = true
+    stopped ??= terminate(child, exited, opts.stopGraceMs ?? 5000)
+    return stopped
+  }
   return {
     info,
     owned: true,
     onEvent: hub.onEvent,
     logTail: () => [...lines],
-    stop() {
-      stopping = true
-      stopped ??= terminate(child, exited, opts.stopGraceMs ?? 5000)
-      return stopped
-    },
+    stop,
     stopSync() {
       // At process exit: SIGTERM is all we can send; `ollama serve` shuts down on its own.
       stopping = true
@@ -253,4 +254,6 @@ export const driver: Driver = {
   },
   describe: (info) =>
     `ollama serve${info.version ? ` ${info.version}` : ''} (pid ${info.pid}) at ${info.url}`,
+  modelStore: () =>
+    `\`ollama serve\` keeps its own models: ${process.env.OLLAMA_MODELS ? `$OLLAMA_MODELS (${process.env.OLLAMA_MODELS})` : '~/.ollama/models'}`,
 }

@@ -98,4 +98,6 @@ export interface Driver {
   label: string
   /** The terminal's one line about a running engine of this kind. */
   describe(info: EngineInfo): string
+  /** Where an engine of this kind keeps its models, and why, for `doctor`. */
+  modelStore?(options: ResolvedOptions): string
 }
