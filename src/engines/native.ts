@@ -52,6 +52,8 @@ export interface NativeEngineOptions {
   stopGraceMs?: number
   signal?: AbortSignal
   reason?: string
+  /** This machine has a GPU Ollama would use: a model found on the CPU means it went missing. */
+  gpuPlanned?: boolean
 }
 
 /** A native engine also exposes its last log lines (`ollama serve` output). */
@@ -162,6 +164,7 @@ export async function startNativeEngine(opts: NativeEngineOptions): Promise<Nati
     pid: child.pid,
     reason: opts.reason ?? `started \`${binary} serve\``,
   }
+  if (opts.gpuPlanned) info.gpuPlanned = true
   let stopping = false
   child.once('exit', (code, signal) => {
     if (stopping) return
@@ -192,6 +195,8 @@ export async function startNativeEngine(opts: NativeEngineOptions): Promise<Nati
     onEvent: hub.onEvent,
     logTail: () => [...lines],
     stop,
+    // A process started again is all there is to make afresh.
+    discard: stop,
     stopSync() {
       // At process exit: SIGTERM is all we can send; `ollama serve` shuts down on its own.
       stopping = true
@@ -247,6 +252,7 @@ export const driver: Driver = {
           url: world.options.url,
           binary,
           env: safeTuningEnv(ctx.gpu),
+          gpuPlanned: ctx.gpu.accelerator !== 'cpu',
           signal: ctx.signal,
           reason: `started \`${binary} serve\`: ${reason}`,
         }),

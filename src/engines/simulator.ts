@@ -30,7 +30,7 @@ export async function startSimulatorEngine(
     stopped = true
     await sim.close()
   }
-  return { info, owned: true, onEvent: hub.onEvent, stop }
+  return { info, owned: true, onEvent: hub.onEvent, stop, discard: stop }
 }
 
 /** The simulator answers /api/version like Ollama; ask rather than hard-code its version. */

@@ -13,6 +13,7 @@ import {
   containerDeath,
   inspectByName,
   isManaged,
+  removeContainer,
   STOP_TIMEOUT_S,
   stopContainerDetached,
 } from './container.js'
@@ -131,6 +132,8 @@ export async function startDockerEngine(opts: DockerEngineOptions): Promise<Dock
   info.reason = `${outcome.how} container ${outcome.spec.name} (${outcome.spec.image}) on ${conn.endpoint.host}; GPU: ${
     outcome.spec.cpuFallback ? 'refused by Docker, running on CPU' : plan.reason
   }; models: ${models.reason}${runsAs}`
+  // What the GPU watchdog compares `/api/ps` against (orchestrator.ts).
+  info.gpuPlanned = outcome.spec.gpu !== 'none'
   await supervisor.checkGpuUse()
 
   let stopped: Promise<void> | undefined
@@ -142,6 +145,14 @@ export async function startDockerEngine(opts: DockerEngineOptions): Promise<Dock
     logTail: (lines?: number) => readLogTail(container, lines),
     stop() {
       stopped ??= supervisor.close({ stopContainer: outcome.owned && options.stopOnExit })
+      return stopped
+    },
+    // Recreated, not restarted: a container detached from its GPU by the cgroup driver gets it
+    // back only with new devices (docs/decisions.md, "The GPU watchdog"). The volume stays.
+    discard() {
+      stopped ??= supervisor
+        .close({ stopContainer: false })
+        .then(() => removeContainer(docker, outcome.id))
       return stopped
     },
     stopSync() {
