@@ -18,6 +18,12 @@ import { startSimulator } from '../src/simulator/index.js'
 import { loadGpuFixture } from './fixtures/gpu/fixture.js'
 import { freePort } from './helpers/docker-image.js'
 import { makeApp, memoryLogger, startVite, waitFor } from './helpers/vite.js'
+import {
+  browserSuiteName,
+  collectPageErrors,
+  launchChromium,
+  skipBrowser,
+} from './overlay-harness.js'
 
 const tsx = import.meta.resolve('tsx')
 const simMain = path.resolve('src/simulator/main.ts')
@@ -62,10 +68,13 @@ SIM_MODELS=llama3.2 exec "${process.execPath}" --import "${tsx}" "${simMain}"
   return dir
 }
 
-async function serve(options: { warmup: boolean }) {
+async function serve(options: { warmup: boolean; overlay?: boolean }) {
   const dir = fakeOllamaLosingTheGpu()
   process.env.PATH = `${dir}${path.delimiter}${savedPath}`
-  const app = makeApp()
+  // No favicon request: the page's console stays clean for the overlay test.
+  const app = makeApp(
+    '<!doctype html><html><head><link rel="icon" href="data:,"><title>app</title></head><body><h1>app</h1></body></html>',
+  )
   const logger = memoryLogger()
   const { server, url } = await startVite({
     root: app.root,
@@ -77,7 +86,7 @@ async function serve(options: { warmup: boolean }) {
         url: `http://127.0.0.1:${await freePort()}`,
         models: ['llama3.2'],
         warmup: options.warmup,
-        overlay: false,
+        overlay: options.overlay ?? false,
       }),
     ],
   })
@@ -169,6 +178,36 @@ describe('the GPU watchdog in a dev server', () => {
     )
     expect(linesMatching(logger, /back on the GPU: llama3\.2:latest runs 100% GPU/)).toHaveLength(1)
     expect(linesMatching(logger, LOST)).toHaveLength(1)
+  }, 90_000)
+})
+
+describe.skipIf(skipBrowser)(browserSuiteName('the GPU warning in the overlay'), () => {
+  it('shows the warning with a Restart button that brings the GPU back', async () => {
+    const { url } = await serve({ warmup: true, overlay: true })
+    const browser = await launchChromium()
+    cleanups.push(() => browser.close())
+    const page = await browser.newPage()
+    const errors: string[] = []
+    collectPageErrors(page, errors)
+    await page.goto(url)
+    const part = (id: string) => page.locator(`[data-testid="${id}"]`)
+    const poll = { timeout: 30_000, interval: 50 }
+
+    await expect.poll(() => part('problem-message').textContent(), poll).toMatch(LOST)
+    expect(await part('problem-hint').textContent()).toMatch(/native\.cgroupdriver|rmmod/)
+    const restartButton = part('restart')
+    expect(await restartButton.isVisible()).toBe(true)
+    expect(await restartButton.textContent()).toBe('Restart')
+    expect(await restartButton.getAttribute('aria-label')).toBe('Restart Ollama')
+
+    await restartButton.click()
+    await expect.poll(() => part('problem').isVisible(), poll).toBe(false)
+    expect(await restartButton.isVisible()).toBe(false)
+    const row = page.locator('[data-testid="model"][data-model="llama3.2"]')
+    await expect
+      .poll(() => row.locator('[data-testid="model-status"]').textContent(), poll)
+      .toBe('loaded · 100% GPU')
+    expect(errors).toEqual([])
   }, 90_000)
 })
 
