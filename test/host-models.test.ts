@@ -81,6 +81,28 @@ describe('findHostModelStore', () => {
     )
   })
 
+  it("'auto' leaves a daemon on another machine alone: the folder would be on its disk", () => {
+    const remote = findHostModelStore(docker, {
+      home,
+      env: {},
+      daemonHost: 'tcp://build-box.lan:2375',
+    })
+    expect(remote).toEqual({
+      reason:
+        'Docker runs on another machine (tcp://build-box.lan:2375): models stay in the volume ollama',
+    })
+    for (const local of [
+      'unix:///var/run/docker.sock',
+      'tcp://127.0.0.1:2375',
+      'npipe:////./pipe/docker_engine',
+    ]) {
+      expect(
+        findHostModelStore(docker, { home, env: {}, daemonHost: local }).store,
+        local,
+      ).toBeDefined()
+    }
+  })
+
   it('false keeps models in the volume even when a store exists', () => {
     const choice = findHostModelStore({ ...docker, hostModels: false }, { home, env: {} })
     expect(choice).toEqual({

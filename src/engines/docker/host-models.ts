@@ -34,6 +34,8 @@ export interface HostModelsChoice {
 export interface HostModelsDeps {
   env: NodeJS.ProcessEnv
   home: string
+  /** The Docker endpoint (`unix:///…`, `tcp://host:2375`, `ssh://…`), when known. */
+  daemonHost?: string
   /** A folder's owner, or undefined when there is no folder at `path`. */
   folder(path: string): { uid: number; gid: number } | undefined
 }
@@ -49,6 +51,16 @@ const defaultDeps: HostModelsDeps = {
       return undefined
     }
   },
+}
+
+/**
+ * A daemon on another machine (`tcp://` or `ssh://` to a host that is not this one) would look
+ * for the folder on its own disk.
+ */
+export function isRemoteDaemon(host: string | undefined): boolean {
+  const m = /^(tcp|ssh|https?):\/\/(?:[^@/]*@)?(\[[^\]]+\]|[^:/]+)/.exec(host ?? '')
+  if (!m) return false
+  return !/^(localhost|127(\.\d+){3}|\[::1\])$/i.test(m[2] ?? '')
 }
 
 /** `~/x` → the home folder's `x`. */
@@ -79,6 +91,9 @@ export function findHostModelStore(
       })
     }
     return found({ path: wanted, source: 'docker.hostModels', ...owner })
+  }
+  if (isRemoteDaemon(d.daemonHost)) {
+    return { reason: `Docker runs on another machine (${d.daemonHost}): ${volume}` }
   }
   const fromEnv = d.env.OLLAMA_MODELS
   if (fromEnv) {

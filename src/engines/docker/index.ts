@@ -82,7 +82,7 @@ export async function startDockerEngine(opts: DockerEngineOptions): Promise<Dock
   const docker = conn.docker
   const url = `http://127.0.0.1:${options.hostPort}`
   const plan = planContainerGpu(opts.gpu, options.gpu, conn.gpuInfo)
-  const models = findHostModelStore(options)
+  const models = findHostModelStore(options, { daemonHost: conn.endpoint.host })
   const store = models.store ? hostModelsMount(models.store, conn.rootless) : undefined
   const requested = buildContainerSpec({
     options,
