@@ -182,9 +182,9 @@ export class GpuWatchdog {
 /** The known causes, and what fixes them for good (docs/decisions.md, "The GPU watchdog"). */
 function lostHint(kind: EngineName): string {
   const suspend =
-    'NVIDIA drivers lose the GPU after suspend: stop Ollama, run `sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm`, then Restart.'
-  if (kind !== 'docker') return `${suspend} Restart (in the overlay) starts Ollama again.`
-  return `Docker detaches GPUs after \`systemctl daemon-reload\` with the systemd cgroup driver: set "exec-opts": ["native.cgroupdriver=cgroupfs"] in /etc/docker/daemon.json and restart Docker. ${suspend} Restart (in the overlay) recreates the container, which gets the GPU back until it happens again.`
+    'NVIDIA drivers lose the GPU after suspend (`sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm` while Ollama is stopped)'
+  if (kind !== 'docker') return `Known cause: ${suspend}. Restart starts Ollama again.`
+  return `Known causes: Docker detaches GPUs after \`systemctl daemon-reload\` with the systemd cgroup driver (for good: set "exec-opts": ["native.cgroupdriver=cgroupfs"] in /etc/docker/daemon.json and restart Docker); ${suspend}. Restart recreates the container, which gets the GPU back.`
 }
 
 /**
