@@ -12,10 +12,17 @@ declare module 'virtual:ollama' {
 
   type Accelerator = 'cuda' | 'rocm' | 'metal' | 'vulkan' | 'cpu'
 
+  /**
+   * What the overlay offers to do about a problem: `restart-engine` is a Restart button that sends
+   * `POST ${base}/engine/restart` (the GPU watchdog's action).
+   */
+  type ProblemAction = 'restart-engine'
+
   /** An error as users see it: what happened, and what to do about it (src/problem.ts). */
   interface Problem {
     message: string
     hint?: string
+    action?: ProblemAction
   }
 
   /** One step of the `auto` resolution: taken or passed over, and why. */
@@ -37,6 +44,11 @@ declare module 'virtual:ollama' {
     reason?: string
     /** Whether Ollama reports using the GPU (from the container's `inference compute` log line). */
     gpuInUse?: boolean
+    /**
+     * The plugin gave the engine it started a GPU: a loaded model on the CPU (`size_vram` 0) then
+     * means the GPU went missing (docs/decisions.md, "The GPU watchdog").
+     */
+    gpuPlanned?: boolean
     /** How it was obtained, in a word ("Docker", "Adopted"): its driver's name for the overlay. */
     label?: string
   }

@@ -25,6 +25,8 @@ export interface DoctorDeps {
     options: ResolvedOptions,
     shared: Pick<DoctorDeps, 'connectDocker' | 'probeOllama'>,
   ): Promise<{ choice: EngineName | null; steps: ResolutionStep[] }>
+  /** Where the chosen engine keeps its models, and why (its driver's `modelStore`). */
+  modelStore(choice: EngineName, options: ResolvedOptions): Promise<string | undefined>
   /** Each check gets this long; one that is late is reported as such. @default 2500 */
   timeoutMs: number
 }
@@ -49,6 +51,8 @@ export interface DoctorReport {
   /** Docker Model Runner at `dmr.url`: found by its `GET /` banner. */
   dmr: { url: string; reachable: boolean; version?: string; reason?: string }
   engine: { choice: EngineName | null; steps: ResolutionStep[]; error?: string }
+  /** Which model store the chosen engine uses and why (the host's, a volume, its own). */
+  modelStore?: string
   recommended: ModelRecommendation[]
   models: ModelFit[]
   tuning: Tuning[]
@@ -66,6 +70,8 @@ const defaultDeps: DoctorDeps = {
       probe: shared.probeOllama,
       connectDocker: shared.connectDocker,
     }),
+  modelStore: async (choice, options) =>
+    (await (await import('./engines/index.js')).driverOf(choice)).modelStore?.(options),
   timeoutMs: 2500,
 }
 
@@ -141,6 +147,7 @@ export async function runDoctor(
     dockerReport.gpuPlan = planContainerGpu(gpu, options.docker.gpu, info, options.docker.image)
   }
   const accelerator = gpu.accelerator
+  const modelStore = engine.choice ? await d.modelStore(engine.choice, options) : undefined
   return {
     gpu,
     docker: dockerReport,
@@ -150,6 +157,7 @@ export async function runDoctor(
         : { url: options.url, reachable: false, reason: ollama.reason },
     dmr: describeDmr(options.dmr.url, dmr),
     engine,
+    ...(modelStore ? { modelStore } : {}),
     recommended: recommendModels(gpu.budgetBytes, { accelerator, limit: 5 }),
     models: options.models.map((m) => checkModelFit(m, gpu.budgetBytes, { accelerator })),
     tuning: recommendTuning(gpu),
@@ -274,6 +282,7 @@ export function formatDoctor(report: DoctorReport): string {
       : row(pc.dim('·'), 'DMR', pc.dim(`Docker Model Runner ${dmr.reason}`)),
   )
   lines.push(...describeEngineLines(report.engine))
+  if (report.modelStore) lines.push(row(ok, 'Models', report.modelStore))
   if (report.models.length) {
     lines.push('', `  ${pc.bold('Your models')}`)
     for (const fit of report.models) {

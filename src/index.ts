@@ -111,6 +111,7 @@ function devPlugin(userOptions: OllamaPluginOptions, state: PluginState): Plugin
         upstream: () => orchestrator.upstream(),
         snapshot: () => orchestrator.snapshot(),
         pull: (model, signal) => orchestrator.pull(model, signal),
+        restartEngine: () => orchestrator.restartEngine(),
         allowedHosts: () => config.server.allowedHosts,
         logger: config.logger,
       }

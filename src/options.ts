@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { type EngineName, engineNames } from './engines/index.js'
+import { type DockerGpuChoice, dockerGpuChoices } from './gpu/container.js'
 import { limits as defaultLimits, type Limits, limitNames } from './limits.js'
 import { isValidModelName } from './models/name.js'
 import {
@@ -23,20 +24,30 @@ export interface DockerOptions {
    */
   containerName?: string
   /**
-   * Named volume mounted at `/root/.ollama`, so models survive container recreation.
+   * Named volume mounted at `/root/.ollama`, so models survive container recreation. Not mounted
+   * while `hostModels` mounts the host's model store instead.
    * @default 'ollama'
    */
   volume?: string
+  /**
+   * The host's Ollama model store, mounted into the container so no model downloads twice:
+   * `'auto'` uses `$OLLAMA_MODELS` or `~/.ollama/models` when it exists, a path uses that folder,
+   * `false` keeps models in `volume`. The container then runs as the store's owner, so the files
+   * it writes there stay yours.
+   * @default 'auto'
+   */
+  hostModels?: 'auto' | false | string
   /**
    * Host port for Ollama, published on 127.0.0.1 only (Ollama has no authentication).
    * @default 11434
    */
   hostPort?: number
   /**
-   * GPU passthrough: `'auto'` follows detection.
+   * GPU passthrough: `'auto'` follows detection; `'intel'` and `'vulkan'` pass `/dev/dri` to
+   * Ollama's Vulkan runner.
    * @default 'auto'
    */
-  gpu?: 'auto' | 'nvidia' | 'amd' | 'none'
+  gpu?: DockerGpuChoice
   /**
    * Extra environment for the container, e.g. `{ OLLAMA_CONTEXT_LENGTH: '8192' }`.
    * @default {}
@@ -280,6 +291,9 @@ const keepAlive = z.union([
   z.string().regex(/^-?\d+(\.\d+)?(ns|us|µs|ms|s|m|h)?$/, 'use a duration such as "30m" or "1h"'),
 ])
 
+/** An absolute path on any OS (`/x`, `C:\x`, `\\server\x`), or one in the home folder (`~/x`). */
+const HOST_PATH = /^(\/|[A-Za-z]:[\\/]|\\\\|~([\\/]|$))/
+
 const dockerSchema = z
   .object({
     image: z.string().min(1).default('ollama/ollama:latest'),
@@ -291,8 +305,18 @@ const dockerSchema = z
       .string()
       .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/, 'use letters, digits, "_", "." and "-"')
       .default('ollama'),
+    hostModels: z
+      .union([
+        z.literal('auto'),
+        z.literal(false),
+        z.string().refine((value) => HOST_PATH.test(value), {
+          error:
+            "use 'auto', false, or the absolute path of an Ollama model store (the folder holding blobs/ and manifests/)",
+        }),
+      ])
+      .default('auto'),
     hostPort: z.number().int().min(1).max(65535).default(11434),
-    gpu: z.enum(['auto', 'nvidia', 'amd', 'none']).default('auto'),
+    gpu: z.enum(dockerGpuChoices).default('auto'),
     env: z.record(z.string(), z.string()).default({}),
     pullImage: z.enum(['missing', 'always', 'never']).default('missing'),
     stopOnExit: z.boolean().default(true),

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
+import { GpuWatchdog, restartRefused } from './engines/gpu-watchdog.js'
 import { startEngine } from './engines/index.js'
 import type { Engine, EngineEvent } from './engines/types.js'
 import { formatBytes } from './format.js'
@@ -11,6 +12,7 @@ import { OllamaClient } from './ollama/client.js'
 import type { ResolvedOptions } from './options.js'
 import { formatProblem, ProblemError, toProblem } from './problem.js'
 import type {
+  EngineInfo,
   Phase,
   Problem,
   PullProgressEvent,
@@ -61,6 +63,15 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
   private imagePull: PullProgressFolder | undefined
   /** The best model for this GPU, worked out once per detection (the snapshot is read often). */
   private recommendation: ReturnType<typeof recommendModels>[number] | undefined
+  /** Says when a GPU the engine was given goes unused; outlives engines, to say it is back. */
+  private readonly gpuWatch = new GpuWatchdog({
+    log: (level, message) => this.log(level, message),
+    changed: () => {
+      this.emitState()
+      void this.models?.refresh().catch(() => {})
+    },
+  })
+  private restarting: Promise<void> | undefined
 
   constructor(private options: ResolvedOptions) {
     super()
@@ -81,12 +92,16 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
    * pool) per engine, shared by the model manager and the routes, closed when the engine stops.
    */
   upstream(): OllamaClient | null {
-    return this.engine && (this.phase === 'ready' || this.phase === 'pulling') ? this.client : null
+    if (!this.engine || (this.phase !== 'ready' && this.phase !== 'pulling')) return null
+    // Every request is a chance to notice a GPU gone missing (rate-limited by the watchdog).
+    this.gpuWatch.activity()
+    return this.client
   }
 
   snapshot(): StateSnapshot {
     const gpu = this.gpu
     const best = this.recommendation
+    const warning = this.warning ?? this.gpuWatch.warning
     return {
       phase: this.phase,
       engine: this.engine ? { ...this.engine.info } : null,
@@ -103,7 +118,7 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
       defaultModel: this.options.defaultModel,
       resolution: this.steps,
       error: this.problem,
-      ...(this.warning ? { warning: this.warning } : {}),
+      ...(warning ? { warning } : {}),
     }
   }
 
@@ -119,6 +134,26 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
       })
     }
     return this.models.pull(model, signal)
+  }
+
+  /**
+   * Makes the engine the plugin started afresh (POST /engine/restart, the GPU watchdog's action):
+   * the container is recreated, a process started again. Resolves with the new engine's info; an
+   * Ollama the plugin did not start is refused (409), as is a restart with no engine (503).
+   */
+  async restartEngine(): Promise<EngineInfo> {
+    if (!this.engine?.discard) throw restartRefused(this.engine, this.problem)
+    this.restarting ??= (async () => {
+      this.log('info', 'restarting the engine (Restart)')
+      await this.stopEngine(true)
+      this.running = this.run()
+      await this.running
+    })().finally(() => {
+      this.restarting = undefined
+    })
+    await this.restarting
+    if (!this.engine) throw restartRefused(null, this.problem, 502)
+    return { ...this.engine.info }
   }
 
   /**
@@ -243,8 +278,9 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
     // its cap bounds what requests can hold open at Ollama; a changed cap applies from the next
     // engine start.
     const clientOptions = { connections: this.options.limits.upstreamConnections }
-    this.client =
+    const client =
       engine.createClient?.(clientOptions) ?? new OllamaClient(engine.info.url, clientOptions)
+    this.client = client
     const gpu = this.gpu
     this.models = new ModelManager({
       client: this.client,
@@ -260,6 +296,7 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
         return fit.status === 'partial' || fit.status === 'too-large' ? fit.message : undefined
       },
     })
+    this.gpuWatch.watch(engine, () => client.ps())
     this.unsubscribeEngine = engine.onEvent((event) => this.onEngineEvent(event))
     // "engine is X" only repeats the config; a reason that explains a choice is worth the line.
     const reason = engine.info.reason
@@ -296,6 +333,7 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
       const loaded = models.list().find((m) => m.name === def)
       if (loaded?.processor) this.log('info', `${def} is loaded: ${loaded.processor}`)
       if (loaded?.warning) this.log('warn', loaded.warning)
+      await this.gpuWatch.check()
     } catch (error) {
       this.fail(error)
     } finally {
@@ -354,6 +392,9 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
         this.log('info', event.message)
         this.emitState()
         break
+      case 'gpu-unused':
+        this.gpuWatch.unusedInLog(event.name, event.library)
+        break
     }
   }
 
@@ -377,7 +418,9 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
     this.setPhase('ready')
   }
 
-  private async stopEngine(): Promise<void> {
+  /** Stops the engine; `discard` has what the plugin started made afresh by the next start. */
+  private async stopEngine(discard = false): Promise<void> {
+    this.gpuWatch.unwatch()
     this.unsubscribeEngine?.()
     this.unsubscribeEngine = undefined
     this.warning = undefined
@@ -387,9 +430,9 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
     this.models = null
     await this.client?.close().catch(() => {})
     this.client = null
-    await engine
-      ?.stop()
-      .catch((error: Error) => this.log('warn', `stopping Ollama failed: ${error.message}`))
+    await (discard && engine?.discard ? engine.discard() : engine?.stop())?.catch((error: Error) =>
+      this.log('warn', `stopping Ollama failed: ${error.message}`),
+    )
   }
 
   private fail(error: unknown): void {

@@ -20,10 +20,17 @@ export type ModelStatus = 'missing' | 'pulling' | 'present' | 'loaded' | 'error'
 
 export type Accelerator = 'cuda' | 'rocm' | 'metal' | 'vulkan' | 'cpu'
 
+/**
+ * What the overlay offers to do about a problem: `restart-engine` is a Restart button that sends
+ * `POST ${base}/engine/restart` (the GPU watchdog's action).
+ */
+export type ProblemAction = 'restart-engine'
+
 /** An error as users see it: what happened, and what to do about it (src/problem.ts). */
 export interface Problem {
   message: string
   hint?: string
+  action?: ProblemAction
 }
 
 /** One step of the `auto` resolution: taken or passed over, and why. */
@@ -45,6 +52,11 @@ export interface EngineInfo {
   reason?: string
   /** Whether Ollama reports using the GPU (from the container's `inference compute` log line). */
   gpuInUse?: boolean
+  /**
+   * The plugin gave the engine it started a GPU: a loaded model on the CPU (`size_vram` 0) then
+   * means the GPU went missing (docs/decisions.md, "The GPU watchdog").
+   */
+  gpuPlanned?: boolean
   /** How it was obtained, in a word ("Docker", "Adopted"): its driver's name for the overlay. */
   label?: string
 }

@@ -237,6 +237,8 @@ describe.skipIf(skipDocker)(dockerTitle, () => {
           volume: `${name}-models`,
           hostPort,
           pullImage: 'never',
+          // Never the developer's own ~/.ollama/models: a test's pulls would land there.
+          hostModels: false,
           gpu: 'none',
           stopOnExit: true,
         },

@@ -124,6 +124,8 @@ describe.skipIf(skip)(title, () => {
         volume: `${name}-models`,
         hostPort: await freePort(),
         pullImage: 'never',
+        // Never the developer's own ~/.ollama/models: a test's pulls would land there.
+        hostModels: false,
         env: { SIM_MODELS: 'llama3.2' },
       },
     }).docker
@@ -333,6 +335,34 @@ describe.skipIf(skip)(title, () => {
     // The next start adopts the CPU container instead of asking for the GPU again.
     const again = await start(options)
     expect(again.containerId).toBe(engine.containerId)
+  })
+
+  it("docker.gpu 'intel' without /dev/dri: recreated on the CPU, saying to check /dev/dri", async () => {
+    const options = await dockerOptions({ gpu: 'intel' })
+    const engine = await start(options)
+    const warning = recorder(engine).events.find((e) => e.type === 'log' && e.level === 'warn')
+    expect(warning).toMatchObject({
+      message: expect.stringMatching(
+        /error gathering device information while adding custom device "\/dev\/dri"[\s\S]*Check that \/dev\/dri exists/,
+      ),
+    })
+    const info = await docker.getContainer(engine.containerId).inspect()
+    expect(info.HostConfig.Devices ?? []).toEqual([])
+    expect(info.Config.Env).not.toContain('OLLAMA_VULKAN=1')
+    expect(engine.info.gpuPlanned).toBe(false)
+  })
+
+  it('discard() removes the container for the Restart, and the next start creates it again', async () => {
+    const options = await dockerOptions({ gpu: 'none' })
+    const first = await start(options)
+    await first.discard?.()
+    await expect(docker.getContainer(first.containerId).inspect()).rejects.toMatchObject({
+      statusCode: 404,
+    })
+    expect((await docker.getVolume(options.volume).inspect()).Name).toBe(options.volume)
+    const second = await start(options)
+    expect(second.containerId).not.toBe(first.containerId)
+    expect(second.owned).toBe(true)
   })
 
   it('refuses a host port held by something that is not Ollama, naming docker.hostPort', async () => {

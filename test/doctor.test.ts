@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs'
 import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { formatDoctor, runDoctor } from '../src/doctor.js'
 import { connectDocker, type DockerConnection } from '../src/engines/docker/connect.js'
@@ -84,6 +87,36 @@ describe('runDoctor', () => {
     expect(text).toContain('cuda, 25.8 GB for one model')
     expect(text).not.toMatch(/\d\s*[KMGT]iB\b/)
     expect(text).not.toMatch(/of the 24 GB/)
+  })
+
+  it('on an Intel Arc machine names the engine, the GPU path and the model store, each with why', async () => {
+    const port = await closedPort()
+    const store = mkdtempSync(path.join(os.tmpdir(), 'i15-gpu-doctor-'))
+    try {
+      const options = resolveOptions({
+        url: `http://127.0.0.1:${port}`,
+        engine: 'docker',
+        docker: { hostPort: port, hostModels: store },
+      })
+      const report = await runDoctor(options, {
+        detect: () => detectGpus(loadGpuFixture('intel-arc-b580').deps),
+        connectDocker: async () => ({ connection: dockerWithNvidia(), attempts: [] }),
+      })
+      expect(report.engine.choice).toBe('docker')
+      expect(report.docker.gpuPlan).toMatchObject({ gpu: 'intel', env: { OLLAMA_VULKAN: '1' } })
+      expect(report.modelStore).toMatch(
+        new RegExp(`^the host's model store ${store} \\(docker\\.hostModels\\)`),
+      )
+      const text = formatDoctor(report).replace(ANSI, '')
+      expect(text).toMatch(/✓ GPU\s+Intel Arc B580 \(12\.9 GB, driver xe\)/)
+      expect(text).toMatch(
+        /container GPU: intel — Intel Arc B580 through Vulkan \(\/dev\/dri, OLLAMA_VULKAN=1\)/,
+      )
+      expect(text).toMatch(/➜ Engine\s+auto picks docker/)
+      expect(text).toMatch(/✓ Models\s+the host's model store .*not downloaded again/)
+    } finally {
+      rmSync(store, { recursive: true, force: true })
+    }
   })
 
   it('answers within 3 s on a machine with no GPU, no Docker and no Ollama, saying so', async () => {

@@ -136,10 +136,11 @@ describe('planContainerGpu', () => {
     expect(plan.reason).toMatch(/no \/dev\/kfd/)
   })
 
-  it('Intel Arc: CPU in the container, with the reason', async () => {
+  it('Intel Arc: /dev/dri for Vulkan in the main image (more in gpu-vulkan.test.ts)', async () => {
     const plan = planContainerGpu(await reportOf('intel-arc'), 'auto', linuxDocker)
-    expect(plan.gpu).toBe('none')
-    expect(plan.reason).toMatch(/Intel GPUs run Ollama only through Vulkan/)
+    expect(plan.gpu).toBe('intel')
+    expect(plan.image).toBeUndefined()
+    expect(plan.reason).toMatch(/^Intel Arc A770 through Vulkan/)
   })
 
   it("no GPU, or docker.gpu 'none': CPU, each with a reason", async () => {

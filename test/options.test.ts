@@ -60,7 +60,11 @@ describe('resolveOptions', () => {
     [{ url: 'ftp://x' }, /url: use an http\(s\) URL/],
     [{ models: ['bad name'] }, /models\.0: use a name from ollama\.com\/library/],
     [{ docker: { hostPort: 70000 } }, /docker\.hostPort/],
-    [{ docker: { gpu: 'intel' } }, /docker\.gpu/],
+    [{ docker: { gpu: 'arc' } }, /docker\.gpu/],
+    [
+      { docker: { hostModels: 'models' } },
+      /docker\.hostModels: use 'auto', false, or the absolute path/,
+    ],
     [{ keepAlive: 'forever' }, /keepAlive: use a duration/],
     [{ base: '/__ollama/' }, /base: use a path/],
     [{ modles: ['llama3.2'] }, /unknown option "modles"/],

@@ -92,6 +92,8 @@ describe.skipIf(skip)(title, () => {
         volume: `${name}-models`,
         hostPort: await freePort(),
         pullImage: 'never',
+        // Never the developer's own ~/.ollama/models: a test's pulls would land there.
+        hostModels: false,
         gpu: 'none',
         env: { SIM_MODELS: 'llama3.2', ...env },
       },

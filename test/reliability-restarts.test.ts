@@ -62,6 +62,8 @@ describe.skipIf(skip)(title, () => {
         volume,
         hostPort,
         pullImage: 'never',
+        // Never the developer's own ~/.ollama/models: a test's pulls would land there.
+        hostModels: false,
         gpu: 'none',
         env: { SIM_MODELS: 'llama3.2' },
       },

@@ -232,6 +232,8 @@ describe('engine resolution', () => {
         docker: {
           image: 'vite-plugin-ollama-test/absent:nope',
           pullImage: 'never',
+          // Never the developer's own ~/.ollama/models: a test's pulls would land there.
+          hostModels: false,
           hostPort: await freePort(),
         },
       })
@@ -267,6 +269,8 @@ describe('engine resolution', () => {
           volume: `${name}-models`,
           hostPort,
           pullImage: 'never',
+          // Never the developer's own ~/.ollama/models: a test's pulls would land there.
+          hostModels: false,
         },
       })
       const first = await startEngine(opts, { gpu: cpuOnly, logger })

@@ -4,6 +4,7 @@
 import type { ModelState, Problem, PullProgressEvent, StateSnapshot } from '../protocol.js'
 import { normaliseModelName } from './overlay-format.js'
 import { PullRequestError, requestPull } from './overlay-pull.js'
+import { requestEngineRestart } from './overlay-restart.js'
 import { overlayCss } from './overlay-style.js'
 import {
   type CardParts,
@@ -11,6 +12,7 @@ import {
   createModelRow,
   h,
   type ModelRow,
+  type RestartState,
   renderFacts,
   updateModelRow,
 } from './overlay-view.js'
@@ -48,6 +50,7 @@ export class OllamaOverlayElement extends BaseElement implements OverlayElement 
   #connected = true
   #retrying = new Set<string>()
   #retryProblems = new Map<string, Problem>()
+  #restart: RestartState = { restarting: false }
 
   constructor() {
     super()
@@ -57,6 +60,7 @@ export class OllamaOverlayElement extends BaseElement implements OverlayElement 
     // The whole header is the click target; the toggle button inside it is the keyboard one
     // (its click bubbles here, so one handler serves both).
     this.#parts.header.addEventListener('click', () => this.toggle())
+    this.#parts.restart.addEventListener('click', () => void this.#restartEngine())
   }
 
   /** The first mount's config holds: a second mountOverlay call must not restyle the overlay. */
@@ -132,7 +136,7 @@ export class OllamaOverlayElement extends BaseElement implements OverlayElement 
   #render(): void {
     const snapshot = this.#snapshot
     this.setAttribute('phase', snapshot?.phase ?? 'detecting')
-    renderFacts(this.#parts, snapshot)
+    renderFacts(this.#parts, snapshot, this.#restart)
     this.#renderModels(snapshot?.models ?? [])
     const note = this.#connected ? '' : 'Dev server disconnected: waiting for it to come back…'
     this.#parts.note.textContent = note
@@ -188,6 +192,27 @@ export class OllamaOverlayElement extends BaseElement implements OverlayElement 
       this.#retrying.delete(key)
       this.#render()
     }
+  }
+
+  /** The GPU warning's Restart: the server answers once the engine is back, or says why not. */
+  async #restartEngine(): Promise<void> {
+    if (this.#restart.restarting || !this.#config) return
+    this.#restart = { restarting: true }
+    this.#render()
+    try {
+      await requestEngineRestart(this.#config.base)
+      this.#restart = { restarting: false }
+    } catch (error) {
+      this.#restart = {
+        restarting: false,
+        failure: {
+          message: `Restart failed: ${error instanceof Error ? error.message : String(error)}`,
+          hint: error instanceof PullRequestError ? error.hint : undefined,
+          action: 'restart-engine',
+        },
+      }
+    }
+    this.#render()
   }
 }
 

@@ -61,7 +61,7 @@ function sseError(block: string): Problem | undefined {
 }
 
 /** Our routes answer errors as JSON `{ error | message, hint? }`; anything else is shown as text. */
-function problemFromBody(body: string, status: number): Problem {
+export function problemFromBody(body: string, status: number): Problem {
   const prefix = status ? `HTTP ${status}: ` : ''
   try {
     const parsed = JSON.parse(body) as { error?: unknown; message?: unknown; hint?: unknown }

@@ -44,6 +44,8 @@ export interface CardParts {
   problem: HTMLDivElement
   problemMessage: HTMLDivElement
   problemHint: HTMLDivElement
+  /** The problem's action, when it has one (`restart-engine`: the GPU watchdog's Restart). */
+  restart: HTMLButtonElement
   note: HTMLDivElement
 }
 
@@ -86,11 +88,17 @@ export function createCard(): CardParts {
   const models = h('ul', { class: 'models', part: 'models', 'aria-label': 'Models' })
   const problemMessage = h('div', { class: 'error', 'data-testid': 'problem-message' })
   const problemHint = h('div', { class: 'hint', 'data-testid': 'problem-hint' })
+  const restart = h(
+    'button',
+    { type: 'button', class: 'retry', 'data-testid': 'restart', 'aria-label': 'Restart Ollama' },
+    'Restart',
+  )
   const problem = h(
     'div',
     { class: 'problem', part: 'problem', 'data-testid': 'problem', role: 'alert' },
     problemMessage,
     problemHint,
+    restart,
   )
   const note = h('div', { class: 'note', 'data-testid': 'note' })
   const body = h(
@@ -122,23 +130,39 @@ export function createCard(): CardParts {
     problem,
     problemMessage,
     problemHint,
+    restart,
     note,
   }
 }
 
+/** The Restart request in flight, or how it failed (shown in place of the warning it answers). */
+export interface RestartState {
+  restarting: boolean
+  failure?: Problem
+}
+
 /** Header, engine, GPU and the global problem; the model rows are rendered separately. */
-export function renderFacts(parts: CardParts, snapshot: StateSnapshot | null): void {
+export function renderFacts(
+  parts: CardParts,
+  snapshot: StateSnapshot | null,
+  restart: RestartState = { restarting: false },
+): void {
   setText(parts.phase, snapshot ? phaseLabel(snapshot.phase) : 'Connecting')
   setText(parts.summary, snapshot ? summarise(snapshot) : '')
   setText(parts.engine, snapshot ? engineLine(snapshot.engine) : '…')
   parts.simulated.hidden = !snapshot?.engine?.simulated
   setText(parts.gpu, snapshot ? gpuLine(snapshot.gpu) : '…')
   // A warning (Docker unreachable while Ollama still answers) shows where errors do, in yellow.
+  const problem = snapshot?.error ?? snapshot?.warning
   renderProblem(
     parts,
-    snapshot?.error ?? snapshot?.warning,
+    problem && restart.failure ? restart.failure : problem,
     !snapshot?.error && !!snapshot?.warning,
   )
+  const offered = problem?.action === 'restart-engine'
+  parts.restart.hidden = !offered
+  parts.restart.disabled = restart.restarting
+  setText(parts.restart, restart.restarting ? 'Restarting…' : 'Restart')
 }
 
 function renderProblem(parts: CardParts, problem: Problem | undefined, warning = false): void {

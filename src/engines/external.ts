@@ -44,4 +44,5 @@ export const driver: Driver = {
   },
   describe: (info) =>
     `Ollama${info.version ? ` ${info.version}` : ''} already running at ${info.url}`,
+  modelStore: (options) => `the Ollama at ${options.url} keeps its own models`,
 }

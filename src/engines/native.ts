@@ -52,6 +52,8 @@ export interface NativeEngineOptions {
   stopGraceMs?: number
   signal?: AbortSignal
   reason?: string
+  /** This machine has a GPU Ollama would use: a model found on the CPU means it went missing. */
+  gpuPlanned?: boolean
 }
 
 /** A native engine also exposes its last log lines (`ollama serve` output). */
@@ -162,6 +164,7 @@ export async function startNativeEngine(opts: NativeEngineOptions): Promise<Nati
     pid: child.pid,
     reason: opts.reason ?? `started \`${binary} serve\``,
   }
+  if (opts.gpuPlanned) info.gpuPlanned = true
   let stopping = false
   child.once('exit', (code, signal) => {
     if (stopping) return
@@ -181,16 +184,19 @@ export async function startNativeEngine(opts: NativeEngineOptions): Promise<Nati
   })
 
   let stopped: Promise<void> | undefined
+  function stop(): Promise<void> {
+    stopping = true
+    stopped ??= terminate(child, exited, opts.stopGraceMs ?? 5000)
+    return stopped
+  }
   return {
     info,
     owned: true,
     onEvent: hub.onEvent,
     logTail: () => [...lines],
-    stop() {
-      stopping = true
-      stopped ??= terminate(child, exited, opts.stopGraceMs ?? 5000)
-      return stopped
-    },
+    stop,
+    // A process started again is all there is to make afresh.
+    discard: stop,
     stopSync() {
       // At process exit: SIGTERM is all we can send; `ollama serve` shuts down on its own.
       stopping = true
@@ -246,6 +252,7 @@ export const driver: Driver = {
           url: world.options.url,
           binary,
           env: safeTuningEnv(ctx.gpu),
+          gpuPlanned: ctx.gpu.accelerator !== 'cpu',
           signal: ctx.signal,
           reason: `started \`${binary} serve\`: ${reason}`,
         }),
@@ -253,4 +260,6 @@ export const driver: Driver = {
   },
   describe: (info) =>
     `ollama serve${info.version ? ` ${info.version}` : ''} (pid ${info.pid}) at ${info.url}`,
+  modelStore: () =>
+    `\`ollama serve\` keeps its own models: ${process.env.OLLAMA_MODELS ? `$OLLAMA_MODELS (${process.env.OLLAMA_MODELS})` : '~/.ollama/models'}`,
 }

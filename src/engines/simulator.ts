@@ -25,16 +25,12 @@ export async function startSimulatorEngine(
     pid: process.pid,
   }
   let stopped = false
-  return {
-    info,
-    owned: true,
-    onEvent: hub.onEvent,
-    async stop() {
-      if (stopped) return
-      stopped = true
-      await sim.close()
-    },
+  async function stop(): Promise<void> {
+    if (stopped) return
+    stopped = true
+    await sim.close()
   }
+  return { info, owned: true, onEvent: hub.onEvent, stop, discard: stop }
 }
 
 /** The simulator answers /api/version like Ollama; ask rather than hard-code its version. */
@@ -64,4 +60,5 @@ export const driver: Driver = {
   },
   describe: (info) =>
     `simulator${info.version ? ` ${info.version}` : ''} at ${info.url}: simulated answers, no real model`,
+  modelStore: () => 'none: the simulator keeps its models in memory, nothing is downloaded',
 }

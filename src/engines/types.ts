@@ -20,6 +20,8 @@ export type EngineEvent =
   | { type: 'degraded'; problem: Problem }
   /** What `degraded` reported is over. */
   | { type: 'restored'; message: string }
+  /** Ollama's log says it computes on `library` (the CPU) although the engine was given a GPU. */
+  | { type: 'gpu-unused'; name: string; library: string }
 
 /** A running Ollama the plugin talks to, whoever started it. */
 export interface Engine {
@@ -30,6 +32,11 @@ export interface Engine {
   onEvent(listener: (event: EngineEvent) => void): () => void
   /** Stop what we started. An adopted engine is never touched. Idempotent. */
   stop(): Promise<void>
+  /**
+   * Ends what the plugin started so that the next start makes it afresh (the container removed,
+   * the process stopped): the GPU watchdog's Restart. Absent on an Ollama the plugin did not start.
+   */
+  discard?(): Promise<void>
   /**
    * Last resort for `process.on('exit')`, where only synchronous work runs (Ctrl+C skips every Vite
    * hook, docs/decisions.md, "Ctrl+C runs no Vite hook"): stop what we started, best effort.
@@ -105,4 +112,6 @@ export interface Driver {
   label: string
   /** The terminal's one line about a running engine of this kind. */
   describe(info: EngineInfo): string
+  /** Where an engine of this kind keeps its models, and why, for `doctor`. */
+  modelStore?(options: ResolvedOptions): string
 }

@@ -1,5 +1,10 @@
 import type { GpuReport } from './detect.js'
 
+/** The values of `docker.gpu`: detection's choice, one vendor's path, Vulkan for any GPU, or none. */
+export const dockerGpuChoices = ['auto', 'nvidia', 'amd', 'intel', 'vulkan', 'none'] as const
+
+export type DockerGpuChoice = (typeof dockerGpuChoices)[number]
+
 /** What `docker info` (and `version`, for Podman) says about the daemon's GPU support. */
 export interface DockerGpuInfo {
   runtimes?: Record<string, unknown>
@@ -7,10 +12,12 @@ export interface DockerGpuInfo {
   operatingSystem?: string
   isPodman?: boolean
   serverVersion?: string
+  /** `x86_64`, `aarch64`: the image's Vulkan runner exists on amd64 only. */
+  architecture?: string
 }
 
 export interface ContainerGpuPlan {
-  gpu: 'nvidia' | 'amd' | 'none'
+  gpu: Exclude<DockerGpuChoice, 'auto'>
   /** Set only when the GPU needs another image (e.g. `ollama/ollama:rocm`). */
   image?: string
   hostConfig: { DeviceRequests?: object[]; Devices?: object[]; GroupAdd?: string[] }
@@ -26,6 +33,11 @@ const NVIDIA_REQUEST = { Driver: 'nvidia', Count: -1, Capabilities: [['gpu']] }
 // Podman's compat API drops every device request whose Driver is not `cdi`, silently
 // (docs/decisions.md, "Podman honours only CDI device requests").
 const CDI_REQUEST = { Driver: 'cdi', DeviceIDs: ['nvidia.com/gpu=all'] }
+// Vulkan was opt-in in the Ollama releases that introduced it and is on by default since; saying
+// so is right for both (docs/decisions.md, "Intel and Vulkan GPUs in containers").
+const VULKAN_ENV = { OLLAMA_VULKAN: '1' }
+// Ollama skips integrated GPUs unless told otherwise (docs/decisions.md, "Intel Arc memory").
+const IGPU_ENV = { OLLAMA_IGPU_ENABLE: '1' }
 
 function device(path: string): object {
   return { PathOnHost: path, PathInContainer: path, CgroupPermissions: 'rwm' }
@@ -33,6 +45,11 @@ function device(path: string): object {
 
 function none(reason: string): ContainerGpuPlan {
   return { gpu: 'none', hostConfig: {}, env: {}, reason }
+}
+
+/** Names such as `render` may not exist in the image, numeric gids always work. */
+function groupAdd(report: GpuReport): string[] {
+  return ['video', ...(report.devices?.groupIds ?? []).map(String)]
 }
 
 function planNvidia(report: GpuReport, info: DockerGpuInfo, explicit: boolean): ContainerGpuPlan {
@@ -80,9 +97,6 @@ function planAmd(
     return none('AMD GPUs reach containers only on Linux: the container runs on the CPU')
   }
   const devices = report.devices
-  // Names such as `render` may not exist in the image, numeric gids always work (docs/decisions.md,
-  // "AMD GPUs in containers").
-  const groupAdd = ['video', ...(devices?.groupIds ?? []).map(String)]
   const customImage = userImage && userImage !== DEFAULT_IMAGE ? userImage : undefined
   if (devices && !devices.kfd) {
     // A missing /dev/kfd fails the container at start (docs/decisions.md, "AMD GPUs in
@@ -90,26 +104,30 @@ function planAmd(
     if (!devices.dri) return none('no /dev/kfd and no /dev/dri: the container runs on the CPU')
     return {
       gpu: 'amd',
-      hostConfig: { Devices: [device('/dev/dri')], GroupAdd: groupAdd },
-      env: {},
+      hostConfig: { Devices: [device('/dev/dri')], GroupAdd: groupAdd(report) },
+      env: { ...VULKAN_ENV },
       reason:
         'AMD GPU through Vulkan (/dev/dri): no /dev/kfd, so the amdgpu ROCm driver is not loaded',
     }
+  }
+  const hostConfig = {
+    Devices: [device('/dev/kfd'), device('/dev/dri')],
+    GroupAdd: groupAdd(report),
   }
   if (!rocm) {
     // The :rocm image has no Vulkan runner; the main image has (docs/decisions.md, "Which image has
     // which runners"), with the same devices.
     return {
       gpu: 'amd',
-      hostConfig: { Devices: [device('/dev/kfd'), device('/dev/dri')], GroupAdd: groupAdd },
-      env: {},
+      hostConfig,
+      env: { ...VULKAN_ENV },
       reason:
         "AMD GPU through Vulkan (/dev/kfd, /dev/dri): Ollama's ROCm build does not support it",
     }
   }
   const plan: ContainerGpuPlan = {
     gpu: 'amd',
-    hostConfig: { Devices: [device('/dev/kfd'), device('/dev/dri')], GroupAdd: groupAdd },
+    hostConfig,
     env: {},
     reason: customImage
       ? `AMD GPU through ROCm (/dev/kfd, /dev/dri); keeping your docker.image ${customImage}, which must be a ROCm build`
@@ -120,12 +138,113 @@ function planAmd(
 }
 
 /**
+ * Ollama's Vulkan runner in the main image, given `/dev/dri` and its groups (docs/decisions.md,
+ * "Intel and Vulkan GPUs in containers"). `what` finishes "… through Vulkan (/dev/dri)".
+ */
+function planVulkan(
+  gpu: 'intel' | 'vulkan',
+  report: GpuReport,
+  info: DockerGpuInfo,
+  userImage: string | undefined,
+  what: { name: string; integratedOnly: boolean; prefix?: string },
+): ContainerGpuPlan {
+  if (report.wsl || report.platform !== 'linux') {
+    return none(
+      `${what.name} reaches containers only on Linux (Docker Desktop passes NVIDIA GPUs alone): the container runs on the CPU; native Ollama (ollama.com/download) can use it`,
+    )
+  }
+  if (/^(aarch64|arm64)$/i.test(info.architecture ?? '')) {
+    return none(
+      'the arm64 ollama/ollama image has no Vulkan runner: the container runs on the CPU; native Ollama can use the GPU',
+    )
+  }
+  if (report.devices && !report.devices.dri) {
+    return none(
+      `no /dev/dri for ${what.name} (is the i915, xe or amdgpu driver loaded?): the container runs on the CPU`,
+    )
+  }
+  const customImage = userImage && userImage !== DEFAULT_IMAGE ? userImage : undefined
+  const keeping = customImage
+    ? `; keeping your docker.image ${customImage}, which must include Ollama's Vulkan runner`
+    : ''
+  const igpu = what.integratedOnly
+    ? '; OLLAMA_IGPU_ENABLE=1, since Ollama skips integrated GPUs, which share system memory and may be no faster than the CPU'
+    : ''
+  return {
+    gpu,
+    hostConfig: { Devices: [device('/dev/dri')], GroupAdd: groupAdd(report) },
+    env: { ...VULKAN_ENV, ...(what.integratedOnly ? IGPU_ENV : {}) },
+    reason: `${what.prefix ?? ''}${what.name} through Vulkan (/dev/dri, OLLAMA_VULKAN=1)${igpu}${keeping}`,
+  }
+}
+
+/** The Intel GPU to name: a discrete card first; integrated graphics only when asked for. */
+function planIntel(
+  report: GpuReport,
+  info: DockerGpuInfo,
+  userImage: string | undefined,
+  explicit: boolean,
+): ContainerGpuPlan {
+  const intel = report.gpus.filter((g) => g.vendor === 'intel')
+  const discrete = intel.find((g) => !g.integrated)
+  if (discrete) {
+    return planVulkan('intel', report, info, userImage, {
+      name: discrete.name,
+      integratedOnly: false,
+    })
+  }
+  if (!explicit) {
+    return none(
+      "only integrated Intel graphics, which Ollama skips by default: the container runs on the CPU; docker.gpu: 'intel' tries it through Vulkan",
+    )
+  }
+  const integrated = intel[0]
+  if (integrated) {
+    return planVulkan('intel', report, info, userImage, {
+      name: integrated.name,
+      integratedOnly: true,
+    })
+  }
+  return planVulkan('intel', report, info, userImage, {
+    name: 'the GPU',
+    integratedOnly: false,
+    prefix: "docker.gpu is 'intel', but no Intel GPU was detected: passing ",
+  })
+}
+
+/** Any GPU but NVIDIA's through Vulkan: the image carries no NVIDIA Vulkan driver. */
+function planAnyVulkan(
+  report: GpuReport,
+  info: DockerGpuInfo,
+  userImage: string | undefined,
+): ContainerGpuPlan {
+  const others = report.gpus.filter((g) => g.vendor !== 'nvidia' && g.vendor !== 'apple')
+  if (!others.length && report.gpus.some((g) => g.vendor === 'nvidia')) {
+    return none(
+      "docker.gpu is 'vulkan', but the image's Vulkan runner has no NVIDIA driver (ollama/ollama#17549): the container runs on the CPU; set docker.gpu to 'nvidia'",
+    )
+  }
+  const first = others.find((g) => !g.integrated) ?? others[0]
+  if (!first) {
+    return planVulkan('vulkan', report, info, userImage, {
+      name: 'the GPU',
+      integratedOnly: false,
+      prefix: "docker.gpu is 'vulkan', but no GPU was detected: passing ",
+    })
+  }
+  return planVulkan('vulkan', report, info, userImage, {
+    name: first.name,
+    integratedOnly: Boolean(first.integrated),
+  })
+}
+
+/**
  * The GPU part of the Ollama container's create body, from detection and the daemon's `info`.
  * `userImage` is `docker.image` from the options: a non-default image is never replaced.
  */
 export function planContainerGpu(
   report: GpuReport,
-  requested: 'auto' | 'nvidia' | 'amd' | 'none',
+  requested: DockerGpuChoice,
   info: DockerGpuInfo,
   userImage?: string,
 ): ContainerGpuPlan {
@@ -143,8 +262,26 @@ export function planContainerGpu(
       'Docker Desktop for Linux runs containers in a VM without GPU access: the container runs on the CPU; `docker context use default` switches to the native engine',
     )
   }
-  if (requested === 'nvidia') return planNvidia(report, info, true)
-  if (requested === 'amd') return planAmd(report, userImage, true)
+  switch (requested) {
+    case 'nvidia':
+      return planNvidia(report, info, true)
+    case 'amd':
+      return planAmd(report, userImage, true)
+    case 'intel':
+      return planIntel(report, info, userImage, true)
+    case 'vulkan':
+      return planAnyVulkan(report, info, userImage)
+    case 'auto':
+      return planFromDetection(report, info, userImage)
+  }
+}
+
+/** `docker.gpu: 'auto'`: the path detection says Ollama would take on this machine. */
+function planFromDetection(
+  report: GpuReport,
+  info: DockerGpuInfo,
+  userImage: string | undefined,
+): ContainerGpuPlan {
   switch (report.accelerator) {
     case 'cuda':
       return planNvidia(report, info, false)
@@ -152,10 +289,12 @@ export function planContainerGpu(
       return planAmd(report, userImage, true)
     case 'vulkan':
       if (report.gpus.some((g) => g.vendor === 'amd')) return planAmd(report, userImage, false)
-      return none(
-        'Intel GPUs run Ollama only through Vulkan, which the container does not get: it runs on the CPU; native Ollama can use the GPU',
-      )
-    default:
+      return planIntel(report, info, userImage, false)
+    case 'metal':
+    case 'cpu':
+      if (report.gpus.some((g) => g.vendor === 'intel' && g.integrated)) {
+        return planIntel(report, info, userImage, false)
+      }
       return none('no GPU found: the container runs on the CPU')
   }
 }

@@ -35,6 +35,8 @@ export interface GpuInfo {
   computeCapability?: string
   /** Where the figures came from: `nvidia-smi`, `rocm-smi`, `amd-smi`, `sysfs`, `sysctl`, `systeminformation`. */
   source: string
+  /** Shares system memory (an APU, Intel's integrated graphics): Ollama skips it by default. */
+  integrated?: boolean
 }
 
 export interface GpuReport {
@@ -161,7 +163,8 @@ async function namesFromSystemInformation(deps: DetectDeps): Promise<GpuInfo[]> 
 }
 
 function strip(card: SysfsCard): GpuInfo {
-  const { pciSlot: _slot, integrated: _integrated, ...gpu } = card
+  const { pciSlot: _slot, ...gpu } = card
+  if (!gpu.integrated) delete gpu.integrated
   return gpu
 }
 
@@ -176,6 +179,7 @@ function mergeAmd(tools: GpuInfo[], cards: SysfsCard[]): GpuInfo[] {
       vramBytes: gpu.vramBytes ?? card.vramBytes,
       computeCapability: gpu.computeCapability ?? card.computeCapability,
       driver: gpu.driver ?? card.driver,
+      ...(card.integrated ? { integrated: true } : {}),
     }
   })
 }

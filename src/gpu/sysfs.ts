@@ -116,7 +116,6 @@ async function readKfdTargets(fs: DetectFs): Promise<Map<string, string>> {
 
 export interface SysfsCard extends GpuInfo {
   pciSlot?: string
-  integrated?: boolean
 }
 
 /**

@@ -373,7 +373,9 @@ export class ModelManager {
   }
 
   private cpuWarning(model: string, size: number, sizeVram: number): string | undefined {
-    if (!this.deps.hasGpu || size <= 0 || sizeVram >= size) return undefined
+    // Wholly on the CPU is not "too big for the GPU" (Ollama would offload part of it): the GPU is
+    // not used at all, which the GPU watchdog reports with its causes (engines/gpu-watchdog.ts).
+    if (!this.deps.hasGpu || size <= 0 || sizeVram <= 0 || sizeVram >= size) return undefined
     const onCpu = Math.round(((size - sizeVram) / size) * 100)
     return `${model} runs ${onCpu}% on the CPU: it does not fit in GPU memory, so answers will be slower. Try a smaller model (see \`npx vite-plugin-ollama doctor\`).`
   }

@@ -5,6 +5,7 @@ import { isHttpProblem, isJsonContentType, sendError, sendJson } from './body.js
 import { requireUpstream } from './chat.js'
 import { ollamaChatMiddleware } from './chat-route.js'
 import type { RouteContext } from './context.js'
+import { ollamaEngineRestartMiddleware } from './engine-route.js'
 import { assertOwnOrigin, isUnsafeMethod, methodNotAllowed } from './guards.js'
 import { networkRefusal } from './network.js'
 import { createOllamaProxy } from './proxy.js'
@@ -12,7 +13,7 @@ import { createPullRoute } from './pull-route.js'
 
 /**
  * The plugin's HTTP routes under `ctx.base`, as one named middleware: `GET /status`, the
- * transparent proxy `/api/*` and `/v1/*`, `POST /chat`, `POST /pull`. Anything else under the base
+ * transparent proxy `/api/*` and `/v1/*`, `POST /chat`, `POST /pull`, `POST /engine/restart`. Anything else under the base
  * is a JSON 404; requests outside it go to `next()`. Mounted as a pre-middleware, so it sees the
  * URL with Vite's `base` still on and runs after Vite's host check and CORS (Vite >= 7; see
  * docs/decisions.md, "Where our middleware sits").
@@ -79,6 +80,9 @@ async function handleOwnRoute(
     case '/pull':
       allowMethods(req, ['POST'])
       return routes.pull(ctx, req, res)
+    case '/engine/restart':
+      allowMethods(req, ['POST'])
+      return ollamaEngineRestartMiddleware(ctx, req, res)
     case '/ws':
       // The WebSocket lives on the server's 'upgrade' event (ws/socket.ts); a plain GET lands here.
       throw new ProblemError({
@@ -91,7 +95,7 @@ async function handleOwnRoute(
       throw new ProblemError({
         status: 404,
         message: `No route ${req.method ?? 'GET'} ${ctx.base}${path}`,
-        hint: `vite-plugin-ollama serves ${ctx.base}/status, /api/*, /v1/*, POST /chat, POST /pull and WS /ws.`,
+        hint: `vite-plugin-ollama serves ${ctx.base}/status, /api/*, /v1/*, POST /chat, POST /pull, POST /engine/restart and WS /ws.`,
       })
   }
 }

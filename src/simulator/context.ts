@@ -6,6 +6,7 @@ import type { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { SimulatorOptions, SimulatorStats } from './index.js'
 import type { ModelRegistry } from './registry.js'
+import type { ModelStore } from './store.js'
 
 /** The settings `configure()` may change while the server runs. */
 export interface LiveConfig {
@@ -16,6 +17,7 @@ export interface LiveConfig {
   exitAfterTokens?: number
   errorAfterTokens?: number
   pullErrors?: Record<string, string>
+  gpu?: boolean
 }
 
 export interface SimContext {
@@ -25,6 +27,8 @@ export interface SimContext {
   events: EventEmitter
   version: string
   options: SimulatorOptions
+  /** `modelStore`, when set: pulls write their manifests there, deletes remove them. */
+  store?: ModelStore
 }
 
 /** What `stream-start`, `stream-end` and `stream-cancel` listeners receive. */

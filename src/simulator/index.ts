@@ -37,6 +37,7 @@ import { handleCopy, handleDelete, handlePs, handleShow, handleTags } from './mo
 import { handleOpenAi, isOpenAiPath, sendOpenAiError } from './openai.js'
 import { BlobDownloads, handlePull } from './pull.js'
 import { ModelRegistry } from './registry.js'
+import { openModelStore } from './store.js'
 
 const debug = debuglog('vite-plugin-ollama')
 
@@ -80,6 +81,17 @@ export interface SimulatorOptions {
    * Keys are model names in any spelling (`llama3.2` matches `llama3.2:latest`).
    */
   pullErrors?: Record<string, string>
+  /**
+   * Pretend the models run on a GPU: `/api/ps` reports `size_vram` equal to `size`. Off, they run
+   * on the CPU (`size_vram` 0), as a GPU that went missing looks to Ollama's clients.
+   * @default false
+   */
+  gpu?: boolean
+  /**
+   * A folder laid out like Ollama's `OLLAMA_MODELS`: the models whose manifests are there are
+   * installed at start, a completed pull writes its manifest there and a delete removes it.
+   */
+  modelStore?: string
   /** Extra CORS origins, as `OLLAMA_ORIGINS` (`['*']` allows every origin). @default [] */
   origins?: string[]
   /**
@@ -143,12 +155,15 @@ const LIVE_KEYS = [
   'exitAfterTokens',
   'errorAfterTokens',
   'pullErrors',
+  'gpu',
 ] as const
 
 /** Starts an Ollama-compatible server; resolves once it listens. */
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
   const dmr = opts.flavor === 'dmr'
   const registry = new ModelRegistry(opts.catalog, dmr ? dmrModelName : normalizeModelName)
+  const store = opts.modelStore ? openModelStore(opts.modelStore) : undefined
+  for (const name of store?.models() ?? []) registry.install(name)
   for (const raw of opts.models ?? []) {
     const name = registry.normalize(raw)
     if (!name)
@@ -170,6 +185,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     version: opts.version ?? (dmr ? SIMULATED_DMR_VERSION : SIMULATED_VERSION),
     options: opts,
   }
+  if (store) ctx.store = store
   const configure = (faults: Partial<SimulatorOptions>) => {
     for (const key of LIVE_KEYS) {
       if (!(key in faults)) continue

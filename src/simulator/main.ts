@@ -4,7 +4,9 @@
 // Only node: built-ins, transitively: the image has Node and nothing else.
 //
 // Environment: OLLAMA_HOST ("0.0.0.0:11434"; default 127.0.0.1:11434), OLLAMA_ORIGINS,
-// SIM_MODELS (comma list, installed at start), SIM_TOKEN_DELAY_MS, SIM_EXIT_AFTER_TOKENS,
+// OLLAMA_MODELS (a model store on disk; unlike Ollama, none when unset, so a test never touches
+// the real ~/.ollama), SIM_MODELS (comma list, installed at start), SIM_GPU=1 (models report
+// `size_vram` and the log says library=CUDA), SIM_TOKEN_DELAY_MS, SIM_EXIT_AFTER_TOKENS,
 // SIM_FAIL_AFTER_TOKENS, SIM_FIRST_BYTE_DELAY_MS, SIM_PULL_BYTES_PER_SECOND.
 
 import { freemem, totalmem } from 'node:os'
@@ -56,13 +58,16 @@ async function main(): Promise<void> {
     .map((name) => name.trim())
     .filter(Boolean)
   const origins = (process.env.OLLAMA_ORIGINS ?? '').split(',').filter(Boolean)
+  const gpu = process.env.SIM_GPU === '1'
   const options: SimulatorOptions = {
     host,
     port,
     models,
     origins,
+    gpu,
     logger: (line) => process.stderr.write(`${line}\n`),
   }
+  if (process.env.OLLAMA_MODELS) options.modelStore = process.env.OLLAMA_MODELS
   const settings: Array<[keyof SimulatorOptions, string]> = [
     ['tokenDelayMs', 'SIM_TOKEN_DELAY_MS'],
     ['exitAfterTokens', 'SIM_EXIT_AFTER_TOKENS'],
@@ -76,14 +81,16 @@ async function main(): Promise<void> {
   }
   slog(
     'server config',
-    `env="map[OLLAMA_HOST:http://${host}:${port} OLLAMA_ORIGINS:[${origins.join(' ')}] SIM_MODELS:${models.join(',')}]"`,
+    `env="map[OLLAMA_HOST:http://${host}:${port} OLLAMA_MODELS:${options.modelStore ?? ''} OLLAMA_ORIGINS:[${origins.join(' ')}] SIM_MODELS:${models.join(',')}]"`,
   )
   const sim = await startSimulator(options)
   const shown = host === '0.0.0.0' ? '[::]' : host
   slog(`Listening on ${shown}:${sim.port} (version ${SIMULATED_VERSION})`)
   slog(
     'inference compute',
-    `id=cpu library=cpu compute="" name=cpu description=cpu libdirs=ollama driver="" pci_id="" type="" total="${gib(totalmem())}" available="${gib(freemem())}"`,
+    gpu
+      ? `id=GPU-00000000 library=CUDA compute=8.9 name=CUDA0 description="Simulated GPU" libdirs=ollama,cuda_v12 driver=12.4 pci_id=0000:01:00.0 type=discrete total="24.0 GiB" available="23.5 GiB"`
+      : `id=cpu library=cpu compute="" name=cpu description=cpu libdirs=ollama driver="" pci_id="" type="" total="${gib(totalmem())}" available="${gib(freemem())}"`,
   )
   slog('simulator ready', `models=${JSON.stringify(models.join(','))}`)
 

@@ -39,7 +39,7 @@ export function handleTags(ctx: SimContext, res: ServerResponse, head: boolean):
   sendJsonMaybeHead(res, { models }, head)
 }
 
-/** GET /api/ps: loaded models; the simulator runs on "CPU", so `size_vram` is 0. */
+/** GET /api/ps: loaded models; on the "CPU" (`gpu` off, the default) `size_vram` is 0. */
 export function handlePs(ctx: SimContext, res: ServerResponse): void {
   const models = ctx.registry.running().map((loaded) => ({
     name: loaded.model.name,
@@ -48,7 +48,7 @@ export function handlePs(ctx: SimContext, res: ServerResponse): void {
     digest: loaded.model.digest,
     details: details(loaded.model.spec, false),
     expires_at: goTime(loaded.expiresNs, 'local'),
-    size_vram: 0,
+    size_vram: ctx.config.gpu ? loaded.memoryBytes : 0,
     context_length: loaded.contextLength,
   }))
   sendJson(res, 200, { models })
@@ -148,6 +148,7 @@ export function handleDelete(ctx: SimContext, res: ServerResponse, body: JsonObj
   // The message echoes the request as sent, unnormalised, in single quotes.
   if (!model) throw new HttpError(404, `model '${raw}' not found`)
   ctx.registry.remove(model)
+  ctx.store?.remove(model.name)
   sendEmpty(res)
 }
 
@@ -164,6 +165,7 @@ export function handleCopy(ctx: SimContext, res: ServerResponse, body: JsonObjec
   const model = ctx.registry.find(source)
   // Go's %q: this one message uses double quotes.
   if (!model) throw new HttpError(404, `model ${JSON.stringify(source)} not found`)
-  ctx.registry.copy(model, displayName(to))
+  const copy = ctx.registry.copy(model, displayName(to))
+  ctx.store?.save(copy)
   sendEmpty(res)
 }

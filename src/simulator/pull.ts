@@ -169,7 +169,8 @@ export async function handlePull(
   }
   send({ status: 'verifying sha256 digest' })
   send({ status: 'writing manifest' })
-  ctx.registry.install(display)
+  const installed = ctx.registry.install(display)
+  ctx.store?.save(installed)
   send({ status: 'success' })
   stream.complete()
   if (streaming) res.end()

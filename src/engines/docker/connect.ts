@@ -38,6 +38,11 @@ export interface DockerConnection {
   daemonId: string
   serverVersion: string
   operatingSystem: string
+  /**
+   * Rootless Docker or Podman: the container's root is the user who runs the daemon, so files it
+   * writes in a bind mount are that user's (docs/decisions.md, "The host's model store").
+   */
+  rootless: boolean
   attempts: DockerAttempt[]
   /**
    * A second, independent client to the same daemon. Streams (events, followed logs) need their own
@@ -318,7 +323,9 @@ export async function connectDocker(
           operatingSystem: String(info.OperatingSystem ?? ''),
           isPodman,
           serverVersion,
+          architecture: String(info.Architecture ?? ''),
         },
+        rootless: isRootless(info.SecurityOptions),
         daemonId: String(info.ID ?? ''),
         serverVersion,
         operatingSystem: String(info.OperatingSystem ?? ''),
@@ -334,6 +341,14 @@ export async function connectDocker(
     }
   }
   return { connection: null, attempts }
+}
+
+/** `docker info` lists `name=rootless` among its security options for rootless Docker and Podman. */
+function isRootless(securityOptions: unknown): boolean {
+  return (
+    Array.isArray(securityOptions) &&
+    securityOptions.some((o) => /\bname=rootless\b/.test(String(o)))
+  )
 }
 
 function timeoutSignal(ms: number, outer?: AbortSignal): AbortSignal {

@@ -25,6 +25,8 @@ export interface ContainerSpec {
   gpu: ContainerGpuPlan['gpu']
   /** True when this is the CPU-only retry after the daemon refused the GPU request. */
   cpuFallback: boolean
+  /** The named volume it mounts; none while the host's model store is mounted instead. */
+  volume: string | undefined
 }
 
 export interface SpecInput {
@@ -37,20 +39,25 @@ export interface SpecInput {
    * container made before the user installed the NVIDIA toolkit is recreated afterwards.
    */
   daemonKey: string
+  /** The host's model store (host-models.ts), mounted instead of the named volume. */
+  hostModels?: { mount: object; env: Record<string, string>; user?: string }
 }
 
 /** The create body for the Ollama container. */
 export function buildContainerSpec(input: SpecInput): ContainerSpec {
-  const { options, plan } = input
+  const { options, plan, hostModels } = input
   // `:rocm` for AMD unless the user chose an image (the resolved default means "not chosen").
   const image = options.image === DEFAULT_IMAGE && plan.image ? plan.image : options.image
   const env: Record<string, string> = {
     ...input.tuningEnv,
     ...plan.env,
     ...options.env,
+    // Ollama must look where the store is mounted, whatever docker.env says.
+    ...hostModels?.env,
     // The port mapping reaches Ollama only if it listens on every interface inside the container.
     OLLAMA_HOST: '0.0.0.0:11434',
   }
+  const volume = hostModels ? undefined : options.volume
   const body: Docker.ContainerCreateOptions = {
     name: options.containerName,
     Image: image,
@@ -64,12 +71,15 @@ export function buildContainerSpec(input: SpecInput): ContainerSpec {
       PortBindings: {
         [CONTAINER_PORT]: [{ HostIp: '127.0.0.1', HostPort: String(options.hostPort) }],
       },
-      Mounts: [{ Type: 'volume', Source: options.volume, Target: '/root/.ollama' }],
+      Mounts: [
+        hostModels?.mount ?? { Type: 'volume', Source: options.volume, Target: '/root/.ollama' },
+      ],
       // We supervise restarts ourselves (with backoff, and respecting a user's `docker stop`).
       RestartPolicy: { Name: 'no' },
       ...plan.hostConfig,
     } as Docker.HostConfig,
   }
+  if (hostModels?.user) body.User = hostModels.user
   const hash = createHash('sha256')
     .update(JSON.stringify({ v: LABEL_SCHEMA_VERSION, body, daemon: input.daemonKey }))
     .digest('hex')
@@ -79,7 +89,15 @@ export function buildContainerSpec(input: SpecInput): ContainerSpec {
     [`${LABEL}.config-hash`]: hash,
     [`${LABEL}.gpu`]: plan.gpu,
   }
-  return { name: options.containerName, image, body, hash, gpu: plan.gpu, cpuFallback: false }
+  return {
+    name: options.containerName,
+    image,
+    body,
+    hash,
+    gpu: plan.gpu,
+    cpuFallback: false,
+    volume,
+  }
 }
 
 /**

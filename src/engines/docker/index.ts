@@ -13,9 +13,11 @@ import {
   containerDeath,
   inspectByName,
   isManaged,
+  removeContainer,
   STOP_TIMEOUT_S,
   stopContainerDetached,
 } from './container.js'
+import { describeHostModels, findHostModelStore, hostModelsMount } from './host-models.js'
 import { readLogTail } from './logs.js'
 import { reconcileContainer } from './reconcile.js'
 import { createDockerSupervisor, type RestartPolicy } from './supervisor.js'
@@ -80,11 +82,14 @@ export async function startDockerEngine(opts: DockerEngineOptions): Promise<Dock
   const docker = conn.docker
   const url = `http://127.0.0.1:${options.hostPort}`
   const plan = planContainerGpu(opts.gpu, options.gpu, conn.gpuInfo)
+  const models = findHostModelStore(options, { daemonHost: conn.endpoint.host })
+  const store = models.store ? hostModelsMount(models.store, conn.rootless) : undefined
   const requested = buildContainerSpec({
     options,
     plan,
     tuningEnv: safeTuningEnv(opts.gpu),
     daemonKey: daemonGpuKey(conn),
+    hostModels: store,
   })
   const warnings: string[] = []
   const outcome = await reconcileContainer({
@@ -123,9 +128,12 @@ export async function startDockerEngine(opts: DockerEngineOptions): Promise<Dock
   info.url = url
   info.version = version
   info.container = { id: outcome.id, name: outcome.spec.name, image: outcome.spec.image }
+  const runsAs = store?.user ? ` (running as ${store.user}, the store's owner)` : ''
   info.reason = `${outcome.how} container ${outcome.spec.name} (${outcome.spec.image}) on ${conn.endpoint.host}; GPU: ${
     outcome.spec.cpuFallback ? 'refused by Docker, running on CPU' : plan.reason
-  }`
+  }; models: ${models.reason}${runsAs}`
+  // What the GPU watchdog compares `/api/ps` against (orchestrator.ts).
+  info.gpuPlanned = outcome.spec.gpu !== 'none'
   await supervisor.checkGpuUse()
 
   let stopped: Promise<void> | undefined
@@ -137,6 +145,14 @@ export async function startDockerEngine(opts: DockerEngineOptions): Promise<Dock
     logTail: (lines?: number) => readLogTail(container, lines),
     stop() {
       stopped ??= supervisor.close({ stopContainer: outcome.owned && options.stopOnExit })
+      return stopped
+    },
+    // Recreated, not restarted: a container detached from its GPU by the cgroup driver gets it
+    // back only with new devices (docs/decisions.md, "The GPU watchdog"). The volume stays.
+    discard() {
+      stopped ??= supervisor
+        .close({ stopContainer: false })
+        .then(() => removeContainer(docker, outcome.id))
       return stopped
     },
     stopSync() {
@@ -225,4 +241,5 @@ export const driver: Driver = {
   },
   describe: (info) =>
     `docker container ${info.container?.name ?? ''}${info.version ? ` ${info.version}` : ''} at ${info.url}`,
+  modelStore: (options) => describeHostModels(options.docker),
 }

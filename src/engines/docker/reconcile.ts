@@ -89,7 +89,7 @@ export async function reconcileContainer(input: ReconcileInput): Promise<Reconci
     onBytes: (completed, total, done) => log.progress?.(requested.image, completed, total, done),
     onWarning: (m) => log.warn(m),
   })
-  await ensureVolume(docker, options.volume)
+  if (requested.volume) await ensureVolume(docker, requested.volume)
   return createAndStart(input, requested)
 }
 
@@ -229,6 +229,9 @@ function startProblem(err: unknown, spec: ContainerSpec): ProblemError {
 function gpuFixHint(plan: ContainerGpuPlan): string {
   if (plan.gpu === 'amd') {
     return 'Check that /dev/kfd and /dev/dri exist (ROCm driver installed), or set docker.gpu to "none".'
+  }
+  if (plan.gpu === 'intel' || plan.gpu === 'vulkan') {
+    return 'Check that /dev/dri exists (the i915, xe or amdgpu kernel driver loaded), or set docker.gpu to "none".'
   }
   if (process.platform === 'darwin') {
     return 'Docker on macOS has no GPU: install the native Ollama app (https://ollama.com/download) for Metal.'

@@ -239,12 +239,9 @@ export async function createDockerSupervisor(opts: SupervisorOptions): Promise<D
     const compute = parseInferenceCompute(await readLogTail(container, 500))
     if (!compute) return false
     info.gpuInUse = compute.gpu
+    // The GPU watchdog says it once, with the causes and a Restart (orchestrator.ts).
     if (opts.gpuExpected && !compute.gpu) {
-      hub.emit({
-        type: 'log',
-        level: 'warn',
-        message: `Ollama reports library=${compute.library}: the GPU passed to ${opts.name} is not used (driver too old, or the GPU is lost after suspend). Check \`docker logs ${opts.name}\`.`,
-      })
+      hub.emit({ type: 'gpu-unused', name: opts.name, library: compute.library })
     }
     return true
   }
