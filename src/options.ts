@@ -401,6 +401,14 @@ export const optionsSchema = z
   .strict()
   // Checked by the same function createOllamaHandler calls, so dev and the server agree.
   .superRefine((options, ctx) => {
+    if (options.routing.development !== 'ollama') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['routing', 'development'],
+        message:
+          'the dev server answers with the local engine ("ollama"); to try another provider locally, run vite build && vite preview with routing.preview',
+      })
+    }
     for (const line of productionOptionIssues(options)) {
       const split = line.indexOf(': ')
       ctx.addIssue({

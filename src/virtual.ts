@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import colors from 'picocolors'
 import type { Plugin, ResolvedConfig } from 'vite'
 import type { ResolvedOptions } from './options.js'
 import { startVitestServer, type VitestServer } from './vitest-server.js'
@@ -38,6 +39,8 @@ export function isVitestMode(mode: string): boolean {
 
 export function virtualModulePlugin(state: PluginState): Plugin {
   let vitest: Promise<VitestServer> | undefined
+  /** The build's one line about where the built app sends its chats. */
+  let announced = false
   const closeVitest = async () => {
     const running = vitest
     vitest = undefined
@@ -68,8 +71,16 @@ export function virtualModulePlugin(state: PluginState): Plugin {
           return dev ? overlayModule(state) : 'export {}'
         }
         if (id !== `\0${CLIENT_ID}`) return
-        if (config.command === 'build')
-          return clientModule(productionRouteBase(state), options, true)
+        if (config.command === 'build') {
+          const base = productionRouteBase(state)
+          if (!announced) {
+            announced = true
+            config.logger.info(
+              `${colors.magenta('[ollama]')} virtual:ollama → ${base}: serve it with createOllamaHandler (routing.production: "${options.routing.production}")`,
+            )
+          }
+          return clientModule(base, options, true)
+        }
         if (isVitestMode(config.mode) && options.simulator.vitest && options.enabled) {
           vitest ??= startVitestServer(options)
           return clientModule((await vitest).base, options, false)

@@ -74,3 +74,54 @@ describe('resolveOptions', () => {
     expect(() => resolveOptions(input as never)).toThrow(message)
   })
 })
+
+describe('production options', () => {
+  it('names each provider mistake and its fix, as the handler does', () => {
+    let message = ''
+    try {
+      resolveOptions({
+        providers: {
+          ollama: { type: 'ollama', baseURL: 'http://x' },
+          cloud: {
+            type: 'openai',
+            baseURL: 'https://user:pass@api.example.com/v1',
+            apiKeyEnv: 'sk-live-123',
+          },
+          leaky: {
+            type: 'openai',
+            baseURL: 'https://api.openai.com/v1',
+            apiKey: 'sk-123',
+          } as never,
+        },
+        routing: { development: 'cloud', production: 'nowhere' },
+        productionBase: 'api/ai',
+      })
+    } catch (error) {
+      expect(error).toBeInstanceOf(OllamaOptionsError)
+      message = (error as Error).message
+    }
+    expect(message).toMatch(/providers\.ollama: the name "ollama" always means the Ollama at url/)
+    expect(message).toMatch(/providers\.cloud\.baseURL: take the credentials out of the URL/)
+    expect(message).toMatch(/providers\.cloud\.apiKeyEnv: the name of an environment variable/)
+    expect(message).toMatch(/providers\.leaky\.apiKey: never put a key in options/)
+    expect(message).toMatch(/routing\.development: the dev server answers with the local engine/)
+    expect(message).toMatch(/routing\.production: "nowhere" is not a provider/)
+    expect(message).toMatch(/productionBase: use a path such as "\/api\/ai"/)
+  })
+
+  it('takes a provider routed to in production', () => {
+    const o = resolveOptions({
+      providers: {
+        groq: {
+          type: 'openai',
+          baseURL: 'https://api.groq.com/openai/v1',
+          apiKeyEnv: 'GROQ_API_KEY',
+        },
+      },
+      routing: { production: 'groq' },
+      productionBase: 'https://api.example.com/ai',
+    })
+    expect(o.routing).toEqual({ development: 'ollama', production: 'groq' })
+    expect(o.productionBase).toBe('https://api.example.com/ai')
+  })
+})
