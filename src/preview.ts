@@ -1,9 +1,11 @@
 import type { Plugin } from 'vite'
 import { loadEnv } from 'vite'
+import { probeOllama } from './ollama/probe.js'
 import type { ResolvedOptions } from './options.js'
 import { createOllamaHandler } from './production/handler.js'
 import { toNodeHandler } from './production/node.js'
 import { LOCAL_PROVIDER } from './production/options.js'
+import { type Simulator, startSimulator } from './simulator/index.js'
 import { announce } from './terminal.js'
 import { type PluginState, productionRouteBase } from './virtual.js'
 
@@ -34,7 +36,7 @@ export function previewPlugin(state: PluginState): Plugin {
     name: 'vite-plugin-ollama:preview',
     apply: (_config, env) => env.command === 'serve' && env.isPreview === true,
 
-    configurePreviewServer(server) {
+    async configurePreviewServer(server) {
       const { options, config } = state
       if (!options.enabled) return
       const base = productionRouteBase(state)
@@ -48,8 +50,10 @@ export function previewPlugin(state: PluginState): Plugin {
       // Keys may live in .env files: read on this server only, never handed to the bundle.
       const env = { ...loadEnv(config.mode, config.envDir || config.root, ''), ...process.env }
       const provider = previewProvider(options, env)
+      const local = provider.name === LOCAL_PROVIDER ? await localEngine(options) : undefined
+      if (local?.simulator) server.httpServer?.once('close', () => void local.simulator?.close())
       const handler = createOllamaHandler({
-        url: options.url,
+        url: local?.url ?? options.url,
         base,
         models: options.models,
         ...(options.defaultModel ? { defaultModel: options.defaultModel } : {}),
@@ -60,12 +64,29 @@ export function previewPlugin(state: PluginState): Plugin {
         allowedOrigins: options.allowedOrigins,
         log: (line) => config.logger.error(line, { timestamp: true }),
       })
-      const where =
-        provider.name === LOCAL_PROVIDER
-          ? `the Ollama at ${options.url}`
-          : `provider "${provider.name}"`
+      const where = local ? local.label : `provider "${provider.name}"`
       announce(config.logger, `preview: ${base} → ${where} (${provider.reason})`)
       server.middlewares.use(toNodeHandler(handler, { env }))
     },
+  }
+}
+
+/**
+ * The Ollama at `url`, as in dev: when nothing answers there and `fallback` is `'simulator'`,
+ * the simulator, with the app's models, so a preview chats on any machine and says so.
+ */
+async function localEngine(
+  options: ResolvedOptions,
+): Promise<{ url: string; label: string; simulator?: Simulator }> {
+  if (options.fallback !== 'simulator' || (await probeOllama(options.url)).kind === 'ollama')
+    return { url: options.url, label: `the Ollama at ${options.url}` }
+  const simulator = await startSimulator({
+    models: options.models,
+    tokenDelayMs: options.simulator.tokenDelayMs,
+  })
+  return {
+    url: simulator.url,
+    label: `the simulator (nothing answers at ${options.url}; fallback: 'simulator')`,
+    simulator,
   }
 }

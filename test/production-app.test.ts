@@ -259,3 +259,61 @@ describe('vite preview', () => {
     )
   })
 })
+
+describe('the playground, built and previewed', () => {
+  it.skipIf(skipBrowser)(
+    browserSuiteName(
+      'chats in Chromium through vite preview, on the simulator when no Ollama answers',
+    ),
+    async () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'vpo-pg-preview-'))
+      // The playground's options, with `url` on a port where nothing answers.
+      const plugins = [
+        ollama({ models: ['llama3.2:1b'], fallback: 'simulator', url: 'http://127.0.0.1:9' }),
+      ]
+      const root = path.join(repo, 'playground')
+      await build({
+        root,
+        configFile: false,
+        logLevel: 'silent',
+        plugins,
+        build: { outDir: dir, emptyOutDir: true },
+      })
+      const lines: string[] = []
+      const logger = createLogger('info')
+      logger.info = (msg) => void lines.push(msg)
+      const server = await preview({
+        root,
+        configFile: false,
+        plugins,
+        customLogger: logger,
+        build: { outDir: dir },
+        preview: { port: 0, host: '127.0.0.1', open: false },
+      })
+      browser ??= await launchChromium()
+      const page = await browser.newPage()
+      try {
+        expect(lines.join('\n')).toMatch(
+          /preview: \/__ollama → the simulator \(nothing answers at http:\/\/127\.0\.0\.1:9; fallback: 'simulator'\)/,
+        )
+        await page.goto(server.resolvedUrls?.local[0] ?? '')
+        await page.waitForFunction(
+          () => (document.getElementById('model') as HTMLSelectElement).value === 'llama3.2:1b',
+        )
+        await page.fill('#prompt', 'hello from the built playground')
+        await page.click('#send')
+        await page.waitForFunction(() =>
+          /tok\/s/.test(document.querySelector('[data-testid="answer"] .who')?.textContent ?? ''),
+        )
+        expect(await page.textContent('[data-testid="answer"] .body')).toContain(
+          'You wrote: "hello from the built playground"',
+        )
+        expect(await page.isHidden('#pull')).toBe(true)
+      } finally {
+        await page.close()
+        await server.close()
+        rmSync(dir, { recursive: true, force: true })
+      }
+    },
+  )
+})

@@ -27,9 +27,9 @@ const session =
 sessionStorage.setItem('playground-session', session)
 $<HTMLElement>('room').textContent = `room: ${room}`
 
-// Rooms and server-side history live in the dev server's WebSocket. A built app chats over
-// chatStream(), which works in both (the production handler serves it).
-const socket: ChatSocket | undefined = import.meta.env.DEV ? connect({ session, room }) : undefined
+// Rooms and server-side history live in the dev server's WebSocket (there is one where there is
+// HMR). A built app chats over chatStream(), which works in both: the production handler serves it.
+const socket: ChatSocket | undefined = import.meta.hot ? connect({ session, room }) : undefined
 if (!socket) $<HTMLElement>('room').hidden = true
 let current: { cancel(): void } | undefined
 /** The conversation, kept here when there is no socket to keep it. */
@@ -207,7 +207,7 @@ function showModels(snapshot: StateSnapshot, select?: string): void {
 }
 
 // Pulling models is for development; in production the provider serves them.
-if (!import.meta.env.DEV) $<HTMLFormElement>('pull').hidden = true
+if (!import.meta.hot) $<HTMLFormElement>('pull').hidden = true
 $<HTMLFormElement>('pull').addEventListener('submit', async (event) => {
   event.preventDefault()
   const input = $<HTMLInputElement>('pull-model')
