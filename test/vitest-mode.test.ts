@@ -9,9 +9,10 @@ import { createServer } from 'vite'
 import { describe, expect, it } from 'vitest'
 import ollama from '../src/index.js'
 import { repo } from './helpers/prod.js'
+import { chromiumPath, skipBrowser } from './overlay-harness.js'
 
 describe('an app’s Vitest suite', () => {
-  it('passes in node and jsdom with virtual:ollama answered by the simulator', () => {
+  it(`passes in node, jsdom${skipBrowser ? '' : ' and browser mode (Chromium)'} with virtual:ollama answered by the simulator`, () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'vpo-vitest-'))
     const report = path.join(dir, 'report.json')
     try {
@@ -28,15 +29,27 @@ describe('an app’s Vitest suite', () => {
           path.join(repo, 'test/fixtures/vitest-app'),
           '--reporter=json',
           `--outputFile=${report}`,
+          // Without Chromium (never under CI) the browser project is left out.
+          ...(skipBrowser ? ['--project', 'node', '--project', 'jsdom'] : []),
         ],
-        { env: { ...env, CI: 'true' }, encoding: 'utf8', timeout: 120_000 },
+        {
+          env: { ...env, CI: 'true', CHROMIUM_PATH: chromiumPath },
+          encoding: 'utf8',
+          timeout: 120_000,
+        },
       )
       expect(run.status, run.stderr + run.stdout).toBe(0)
       const result = JSON.parse(readFileSync(report, 'utf8'))
-      expect(result.numPassedTests).toBe(3)
+      expect(result.numPassedTests).toBe(skipBrowser ? 3 : 4)
       expect(result.numFailedTests).toBe(0)
       const files = result.testResults.map((r: { name: string }) => path.basename(r.name)).sort()
-      expect(files).toEqual(['chat.node.test.ts', 'component.dom.test.ts'])
+      expect(files).toEqual(
+        [
+          'chat.node.test.ts',
+          'component.dom.test.ts',
+          ...(skipBrowser ? [] : ['component.browser.test.ts']),
+        ].sort(),
+      )
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
