@@ -114,6 +114,7 @@ export function ollama(userOptions: OllamaPluginOptions = {}): Plugin {
         upstream: () => orchestrator.upstream(),
         snapshot: () => orchestrator.snapshot(),
         pull: (model, signal) => orchestrator.pull(model, signal),
+        cancelPull: (model) => orchestrator.cancelPull(model),
         allowedHosts: () => config.server.allowedHosts,
         logger: config.logger,
       }

@@ -13,6 +13,7 @@ import { formatProblem, ProblemError, toProblem } from './problem.js'
 import type {
   Phase,
   Problem,
+  PullCancelResult,
   PullProgressEvent,
   ResolutionStep,
   StateSnapshot,
@@ -108,8 +109,9 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
   }
 
   /**
-   * Pulls one model on demand (POST /pull, the overlay's Retry). The phase says `pulling` while
-   * the download runs, whether or not anyone still reads `events` (see `modelsChanged`).
+   * Pulls one model on demand (POST /pull, the overlay's Pull and Retry). The phase says
+   * `pulling` while the download runs; the model manager decides what happens when the reader
+   * leaves (docs/decisions.md, "A pull lasts while someone wants it").
    */
   pull(model: string, signal: AbortSignal): AsyncIterable<PullProgressEvent> {
     if (!this.models) {
@@ -119,6 +121,22 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
       })
     }
     return this.models.pull(model, signal)
+  }
+
+  /**
+   * Stops a model's pull (DELETE /pull, the overlay's Cancel). The model is back to `missing` and
+   * the phase settled before this returns, even while `ensureModels` still verifies and warms up
+   * the others; Ollama keeps the partial download for the next pull. Undefined when none runs.
+   */
+  cancelPull(model: string): PullCancelResult | undefined {
+    const cancelled = this.models?.cancel(model)
+    if (!cancelled) return undefined
+    if (this.phase === 'pulling' && !this.models?.isPulling()) this.setPhase('ready')
+    const got = cancelled.progress?.completed
+      ? ` at ${formatBytes(cancelled.progress.completed)} of ${formatBytes(cancelled.progress.total)}`
+      : ''
+    this.log('info', `pull of ${cancelled.model} cancelled${got}; pulling it again resumes there`)
+    return cancelled
   }
 
   /**
@@ -272,7 +290,8 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
     if (!models) return
     this.ensuring++
     try {
-      await models.track(this.options.models, this.abort.signal)
+      const toPull = this.options.autoPull.filter((m) => this.options.models.includes(m))
+      await models.track(this.options.models, this.abort.signal, toPull)
       for (const m of models.list()) {
         // Once per process: a config restart must not repeat the same warning.
         if (m.warning && !this.warned.has(m.warning)) {
@@ -280,7 +299,6 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
           this.log('warn', m.warning)
         }
       }
-      const toPull = this.options.autoPull.filter((m) => this.options.models.includes(m))
       if (models.list().some((m) => m.status === 'missing' && toPull.includes(m.name))) {
         this.setPhase('pulling')
         await models.pullMissing(toPull)
@@ -359,9 +377,8 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
 
   /**
    * The phase follows the downloads, not their readers: a pull that starts while ready makes it
-   * `pulling`, and the end of the last one makes it `ready` again, even when the client that
-   * asked went away mid-download (the manager lets the download finish). While `ensureModels`
-   * runs it decides when it is done, after verifying and warming up.
+   * `pulling`, and the end of the last one (finished, failed or cancelled) makes it `ready`
+   * again. While `ensureModels` runs it decides when it is done, after verifying and warming up.
    */
   private modelsChanged(): void {
     const pulling = this.models?.isPulling() ?? false

@@ -135,6 +135,16 @@ export interface ChatSseEvents {
   error: Problem
 }
 
+/**
+ * `DELETE /pull?model=NAME`: the pull was stopped; `progress` says how far it got. Ollama keeps
+ * those bytes, so the next pull of the model resumes from there.
+ */
+export interface PullCancelResult {
+  model: string
+  status: 'cancelled'
+  progress: PullProgressEvent | null
+}
+
 /** The events of `POST /pull` as Server-Sent Events: name → data. */
 export interface PullSseEvents {
   progress: PullProgressEvent

@@ -1,6 +1,6 @@
 import type { OllamaClient } from '../ollama/client.js'
 import type { ResolvedOptions } from '../options.js'
-import type { Problem, PullProgressEvent, StateSnapshot } from '../protocol.js'
+import type { Problem, PullCancelResult, PullProgressEvent, StateSnapshot } from '../protocol.js'
 
 /**
  * What the routes need from the plugin. Every member is a function so the routes always read the
@@ -24,6 +24,11 @@ export interface RouteContext {
    * `OllamaError` or an `Error` with a `hint` when the pull fails.
    */
   pull(model: string, signal: AbortSignal): AsyncIterable<PullProgressEvent>
+  /**
+   * Stops a model's pull, whoever started it, and settles its state at once; undefined when no
+   * pull of that model runs.
+   */
+  cancelPull(model: string): PullCancelResult | undefined
   /**
    * Hosts allowed besides localhost names and IP addresses, as Vite's `server.allowedHosts`
    * (`true` = any host). Only the WebSocket upgrade needs it: HTTP requests already passed Vite's

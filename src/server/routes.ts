@@ -8,11 +8,11 @@ import type { RouteContext } from './context.js'
 import { assertOwnOrigin, isUnsafeMethod, methodNotAllowed } from './guards.js'
 import { networkRefusal } from './network.js'
 import { createOllamaProxy } from './proxy.js'
-import { createPullRoute } from './pull-route.js'
+import { cancelPullRoute, createPullRoute } from './pull-route.js'
 
 /**
  * The plugin's HTTP routes under `ctx.base`, as one named middleware: `GET /status`, the
- * transparent proxy `/api/*` and `/v1/*`, `POST /chat`, `POST /pull`. Anything else under the base
+ * transparent proxy `/api/*` and `/v1/*`, `POST /chat`, `POST /pull`, `DELETE /pull?model=`. Anything else under the base
  * is a JSON 404; requests outside it go to `next()`. Mounted as a pre-middleware, so it sees the
  * URL with Vite's `base` still on and runs after Vite's host check and CORS (Vite >= 7; see
  * docs/decisions.md, "Where our middleware sits").
@@ -48,7 +48,8 @@ export function ollamaRoutes(ctx: RouteContext): Connect.NextHandleFunction {
       }
       return
     }
-    handleOwnRoute(routes, ctx, req, res, path).catch((err) => refuse(ctx, req, res, err))
+    const search = query === -1 ? '' : rest.slice(query + 1)
+    handleOwnRoute(routes, ctx, req, res, path, search).catch((err) => refuse(ctx, req, res, err))
   }
 }
 
@@ -63,6 +64,7 @@ async function handleOwnRoute(
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
+  query: string,
 ): Promise<void> {
   switch (path) {
     case '/status':
@@ -73,7 +75,8 @@ async function handleOwnRoute(
       allowMethods(req, ['POST'])
       return ollamaChatMiddleware(ctx, req, res)
     case '/pull':
-      allowMethods(req, ['POST'])
+      allowMethods(req, ['POST', 'DELETE'])
+      if (req.method === 'DELETE') return cancelPullRoute(ctx, query, res)
       return routes.pull(ctx, req, res)
     case '/ws':
       // The WebSocket lives on the server's 'upgrade' event (ws/socket.ts); a plain GET lands here.
@@ -87,7 +90,7 @@ async function handleOwnRoute(
       throw new ProblemError({
         status: 404,
         message: `No route ${req.method ?? 'GET'} ${ctx.base}${path}`,
-        hint: `vite-plugin-ollama serves ${ctx.base}/status, /api/*, /v1/*, POST /chat, POST /pull and WS /ws.`,
+        hint: `vite-plugin-ollama serves ${ctx.base}/status, /api/*, /v1/*, POST /chat, POST and DELETE /pull and WS /ws.`,
       })
   }
 }
