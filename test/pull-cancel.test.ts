@@ -3,6 +3,7 @@
 // before the answer, and the next pull resumes from the bytes Ollama kept. A one-off pull whose
 // only client goes away stops too; a pull the plugin wants (autoPull) outlives its readers.
 import { afterEach, describe, expect, it } from 'vitest'
+import { createOllamaClient } from '../src/client/index.js'
 import type { PullCancelResult, PullProgressEvent, StateSnapshot } from '../src/protocol.js'
 import { type Simulator, type StreamInfo, startSimulator } from '../src/simulator/index.js'
 import { getStatus, servePlugin, waitForStatus } from './helpers/faults.js'
@@ -206,5 +207,42 @@ describe('a pull whose reader goes away', () => {
     expect(downloadEnded).toBeGreaterThan(0)
     expect(performance.now() - downloadEnded).toBeLessThan(1_000)
     expect(stateOf(after)?.status).toMatch(/^(present|loaded)$/)
+  })
+})
+
+describe('pull() in virtual:ollama, aborted', () => {
+  it('cancels the download it started, and leaves one another reader started running', async () => {
+    const sim = await simulator(['llama3.2'])
+    const served = await serve(sim, ['llama3.2'])
+    await waitForStatus(served.url, (s) => s.phase === 'ready')
+    const client = createOllamaClient({ base: `${served.url}/__ollama` })
+
+    const started = new AbortController()
+    const seen = nextPullCancel(sim)
+    let abortedAt = 0
+    await expect(
+      (async () => {
+        for await (const p of client.pull(MODEL, { signal: started.signal })) {
+          if (p.completed > 0 && !abortedAt) {
+            abortedAt = performance.now()
+            started.abort()
+          }
+        }
+      })(),
+    ).rejects.toMatchObject({ name: 'AbortError' })
+    expect((await seen) - abortedAt).toBeLessThan(100)
+    await waitForStatus(served.url, (s) => s.phase === 'ready' && !stateOf(s), 2_000)
+
+    // Another reader started it: this one aborting changes nothing for the download.
+    const other = openSse(`${served.url}/__ollama/pull`, { model: MODEL })
+    await waitForStatus(served.url, (s) => (stateOf(s)?.progress?.completed ?? 0) > 0)
+    const joined = new AbortController()
+    for await (const p of client.pull(MODEL, { signal: joined.signal })) {
+      if (p.completed > 0) break
+    }
+    expect(stateOf(await getStatus(served.url))?.status).toBe('pulling')
+    sim.configure({ pullBytesPerSecond: 4e9 })
+    const { frames } = await other.done
+    expect(frames.at(-1)?.event).toBe('done')
   })
 })
