@@ -73,6 +73,13 @@ export interface SimulatorOptions {
    * Keys are model names in any spelling (`llama3.2` matches `llama3.2:latest`).
    */
   pullErrors?: Record<string, string>
+  /**
+   * The context window (`num_ctx`) of a model loaded by a request that sets none, as Ollama's
+   * `OLLAMA_CONTEXT_LENGTH`; never more than the model was trained for. A longer prompt is cut to
+   * it, and `prompt_eval_count` counts what was kept.
+   * @default 4096
+   */
+  contextLength?: number
   /** Extra CORS origins, as `OLLAMA_ORIGINS` (`['*']` allows every origin). @default [] */
   origins?: string[]
   /** Version reported by `/api/version`. @default '0.32.6' */
@@ -125,7 +132,7 @@ const LIVE_KEYS = [
 
 /** Starts an Ollama-compatible server; resolves once it listens. */
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
-  const registry = new ModelRegistry(opts.catalog)
+  const registry = new ModelRegistry(opts.catalog, opts.contextLength)
   for (const raw of opts.models ?? []) {
     const name = normalizeModelName(raw)
     if (!name)

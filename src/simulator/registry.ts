@@ -26,7 +26,10 @@ export interface LoadedModel {
 
 /** Default `keep_alive` (OLLAMA_KEEP_ALIVE unset): five minutes. */
 export const DEFAULT_KEEP_ALIVE_NS = 300_000_000_000n
-/** Default `num_ctx` on a machine with little VRAM, which the simulator pretends to be. */
+/**
+ * Default `num_ctx` on a machine with little VRAM, which the simulator pretends to be (Ollama's
+ * `OLLAMA_CONTEXT_LENGTH` unset: 4096 below 23 GiB of VRAM).
+ */
 export const DEFAULT_NUM_CTX = 4096
 
 export class ModelRegistry {
@@ -36,7 +39,11 @@ export class ModelRegistry {
   /** Bytes held per blob digest; equal to the layer size once complete. */
   readonly blobs = new Map<string, number>()
 
-  constructor(extension: CatalogExtension = {}) {
+  /** The `num_ctx` a request that sets none gets (OLLAMA_CONTEXT_LENGTH; 0 = Ollama's default). */
+  private readonly defaultNumCtx: number
+
+  constructor(extension: CatalogExtension = {}, defaultNumCtx = 0) {
+    this.defaultNumCtx = defaultNumCtx > 0 ? defaultNumCtx : DEFAULT_NUM_CTX
     this.catalog = builtinCatalog()
     for (const [raw, entry] of Object.entries(extension)) {
       const name = normalizeModelName(raw)
@@ -97,8 +104,11 @@ export class ModelRegistry {
     const wasLoaded = existing !== undefined && existing.expiresNs > now
     // keep_alive sticks to the loaded runner until a request sets another one.
     const keepAlive = keepAliveNs ?? existing?.keepAliveNs ?? DEFAULT_KEEP_ALIVE_NS
-    const contextLength =
-      numCtx && numCtx > 0 ? numCtx : (existing?.contextLength ?? DEFAULT_NUM_CTX)
+    // Ollama never runs a model with more context than it was trained for.
+    const contextLength = Math.min(
+      numCtx && numCtx > 0 ? numCtx : (existing?.contextLength ?? this.defaultNumCtx),
+      model.spec.contextLength,
+    )
     const kvBytes = contextLength * model.spec.embeddingLength * 2 * 2 * 4
     this.loaded.set(key, {
       model,
@@ -108,6 +118,15 @@ export class ModelRegistry {
       memoryBytes: model.size + kvBytes + 256 * 1024 * 1024,
     })
     return wasLoaded
+  }
+
+  /**
+   * The context window a loaded model runs with (`/api/ps` `context_length`): what Ollama cuts a
+   * longer prompt down to.
+   */
+  numCtx(model: InstalledModel): number {
+    const entry = this.loaded.get(modelKey(model.name))
+    return entry?.contextLength ?? Math.min(this.defaultNumCtx, model.spec.contextLength)
   }
 
   isLoaded(model: InstalledModel): boolean {
