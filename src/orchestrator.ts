@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
 import { startEngine } from './engines/index.js'
+import { ENGINE_SETTINGS } from './engines/settings.js'
 import type { Engine, EngineEvent } from './engines/types.js'
 import { formatBytes } from './format.js'
 import { detectGpus, type GpuReport } from './gpu/detect.js'
@@ -34,7 +35,15 @@ interface OrchestratorEvents {
 }
 
 /** Options whose change means a different Ollama: the engine is stopped and started again. */
-const ENGINE_KEYS = ['url', 'engine', 'fallback', 'autoStart', 'docker'] as const
+const ENGINE_KEYS = [
+  'url',
+  'engine',
+  'fallback',
+  'autoStart',
+  'docker',
+  // They set the environment of the engines the plugin starts.
+  ...ENGINE_SETTINGS.map((s) => s.option),
+] as const
 
 /**
  * The state machine behind the plugin: detect the GPU, get an Ollama running, make sure the
