@@ -115,6 +115,7 @@ export function ollama(userOptions: OllamaPluginOptions = {}): Plugin {
         snapshot: () => orchestrator.snapshot(),
         pull: (model, signal) => orchestrator.pull(model, signal),
         cancelPull: (model) => orchestrator.cancelPull(model),
+        noteContext: (model, warning) => orchestrator.noteContext(model, warning),
         allowedHosts: () => config.server.allowedHosts,
         logger: config.logger,
       }

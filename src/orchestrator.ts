@@ -12,6 +12,7 @@ import { OllamaClient } from './ollama/client.js'
 import type { ResolvedOptions } from './options.js'
 import { formatProblem, ProblemError, toProblem } from './problem.js'
 import type {
+  ContextWarning,
   Phase,
   Problem,
   PullCancelResult,
@@ -61,6 +62,8 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
   private problem: Problem | undefined
   /** A `degraded` engine event not yet `restored`: shown beside a phase that still works. */
   private warning: Problem | undefined
+  /** The last chat whose prompt neared or passed its model's context window. */
+  private contextWarning: ContextWarning | undefined
   private running: Promise<void> | null = null
   /** `ensureModels` runs in as many calls: it settles the phase itself when it is done. */
   private ensuring = 0
@@ -114,7 +117,26 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
       resolution: this.steps,
       error: this.problem,
       ...(this.warning ? { warning: this.warning } : {}),
+      ...(this.contextWarning ? { contextWarning: this.contextWarning } : {}),
     }
+  }
+
+  /**
+   * A chat's context check (the routes' context guard): a warning is shown until a chat with the
+   * same model fits again; the terminal says it once per model and level, not on every turn.
+   */
+  noteContext(model: string, warning: ContextWarning | undefined): void {
+    if (!warning) {
+      if (this.contextWarning?.model !== model) return
+      this.contextWarning = undefined
+    } else {
+      const known = this.contextWarning
+      if (known?.model !== model || known.level !== warning.level) {
+        this.log('warn', formatProblem(warning))
+      }
+      this.contextWarning = warning
+    }
+    this.emitState()
   }
 
   /**

@@ -200,6 +200,34 @@ describe.skipIf(skipBrowser)(browserSuite, () => {
     expect(await page.locator(TAG).getAttribute('collapsed')).toBe('')
   })
 
+  it('shows a chat’s context warning and stays open until a chat fits again', async () => {
+    const page = await openOverlay(readySnapshot)
+    expect(await part(page, 'context-warning').isVisible()).toBe(false)
+    harness.sendState({
+      ...readySnapshot,
+      contextWarning: {
+        model: 'llama3.2',
+        level: 'over',
+        promptTokens: 6012,
+        numCtx: 4096,
+        maxCtx: 131072,
+        message:
+          "The prompt (about 6012 tokens) does not fit llama3.2's context window (num_ctx 4096): Ollama cut its start to fit, without an error, so the model never saw it.",
+        hint: 'Raise num_ctx: numCtx in the ollama() options in vite.config.ts (engines the plugin starts), or options.num_ctx in the request; llama3.2 takes up to 131072. Or send less history.',
+      },
+    })
+    await expect
+      .poll(() => part(page, 'context-message').textContent(), poll)
+      .toMatch(/^The prompt \(about 6012 tokens\) does not fit llama3\.2's context window/)
+    expect(await part(page, 'context-hint').textContent()).toMatch(/takes up to 131072/)
+    expect(await part(page, 'context-warning').getAttribute('data-warning')).toBe('')
+    expect(await part(page, 'problem').isVisible()).toBe(false)
+    expect(await page.locator(TAG).getAttribute('collapsed')).toBeNull()
+    harness.sendState(readySnapshot)
+    await expect.poll(() => part(page, 'context-warning').isVisible(), poll).toBe(false)
+    expect(await page.locator(TAG).getAttribute('collapsed')).toBe('')
+  })
+
   it('shows a clear "simulated" badge when the engine is the simulator', async () => {
     const page = await openOverlay({
       ...readySnapshot,

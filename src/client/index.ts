@@ -38,6 +38,7 @@ export type {
   ClientConfig,
   ClientFrame,
   ConnectOptions,
+  ContextWarning,
   PullProgress,
   ServerFrame,
   SocketEvents,

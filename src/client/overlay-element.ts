@@ -77,8 +77,8 @@ export class OllamaOverlayElement extends BaseElement implements OverlayElement 
 
   /**
    * With no choice stored and `collapsed: false`, the card shows while there is something to
-   * watch or do (start-up, pulls, errors, a missing model to pull: a pull just cancelled leaves
-   * its Pull button under the pointer) and folds to the badge once all is ready, so it never sits
+   * watch or do (start-up, pulls, errors, a prompt past the context window, a missing model to
+   * pull: a pull just cancelled leaves its Pull button under the pointer) and folds to the badge once all is ready, so it never sits
    * on the app's own controls for long (checker #164). A click stores a choice that wins.
    */
   #autoCollapse(): void {
@@ -87,6 +87,7 @@ export class OllamaOverlayElement extends BaseElement implements OverlayElement 
     const quiet =
       s?.phase === 'ready' &&
       !s.warning &&
+      !s.contextWarning &&
       s.models.every(
         (m) => !m.error && !m.warning && m.status !== 'pulling' && m.status !== 'missing',
       )

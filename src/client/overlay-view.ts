@@ -45,6 +45,10 @@ export interface CardParts {
   problem: HTMLDivElement
   problemMessage: HTMLDivElement
   problemHint: HTMLDivElement
+  /** The last chat's context warning (a prompt near or past num_ctx). */
+  context: HTMLDivElement
+  contextMessage: HTMLDivElement
+  contextHint: HTMLDivElement
   note: HTMLDivElement
 }
 
@@ -93,6 +97,20 @@ export function createCard(): CardParts {
     problemMessage,
     problemHint,
   )
+  const contextMessage = h('div', { class: 'error', 'data-testid': 'context-message' })
+  const contextHint = h('div', { class: 'hint', 'data-testid': 'context-hint' })
+  const context = h(
+    'div',
+    {
+      class: 'problem',
+      part: 'context-warning',
+      'data-testid': 'context-warning',
+      'data-warning': '',
+      role: 'status',
+    },
+    contextMessage,
+    contextHint,
+  )
   const note = h('div', { class: 'note', 'data-testid': 'note' })
   const body = h(
     'div',
@@ -107,6 +125,7 @@ export function createCard(): CardParts {
     ),
     models,
     problem,
+    context,
     note,
   )
   const card = h('div', { class: 'card', part: 'card' }, header, body)
@@ -123,6 +142,9 @@ export function createCard(): CardParts {
     problem,
     problemMessage,
     problemHint,
+    context,
+    contextMessage,
+    contextHint,
     note,
   }
 }
@@ -140,6 +162,10 @@ export function renderFacts(parts: CardParts, snapshot: StateSnapshot | null): v
     snapshot?.error ?? snapshot?.warning,
     !snapshot?.error && !!snapshot?.warning,
   )
+  const context = snapshot?.contextWarning
+  parts.context.hidden = !context
+  setText(parts.contextMessage, context?.message ?? '')
+  setText(parts.contextHint, context?.hint ?? '')
 }
 
 function renderProblem(parts: CardParts, problem: Problem | undefined, warning = false): void {

@@ -19,6 +19,7 @@ export type {
   ChatResult,
   ChatRole,
   ClientFrame,
+  ContextWarning,
   ServerFrame,
 } from '../protocol.js'
 

@@ -4,6 +4,7 @@ import { modelNameSchema } from '../options.js'
 import { ProblemError } from '../problem.js'
 import type { ChatMetrics, ChatResult } from '../protocol.js'
 import { type RouteContext, unavailableProblem } from './context.js'
+import { checkContext, estimatePromptTokens } from './context-guard.js'
 
 // One chat turn against Ollama, shared by `POST /chat` (SSE or JSON) and the WebSocket: the
 // payload schema, the model default, the upstream stream and the metrics the browser sees.
@@ -94,6 +95,7 @@ export async function runChat(
 ): Promise<ChatResult> {
   const started = performance.now()
   const upstream = requireUpstream(ctx)
+  const estimate = estimatePromptTokens(turn.messages)
   const request = {
     model: turn.model,
     messages: turn.messages,
@@ -124,7 +126,17 @@ export async function runChat(
   }
   signal.throwIfAborted()
   const ended = performance.now()
-  return { content, metrics: chatMetrics(turn.model, final, chunks, started, firstTokenAt, ended) }
+  const metrics = chatMetrics(turn.model, final, chunks, started, firstTokenAt, ended)
+  const warning = await checkContext(upstream, {
+    model: turn.model,
+    estimate,
+    evaluated: metrics.promptTokens,
+    requested: numberField(turn.options, 'num_ctx'),
+    signal,
+  })
+  if (warning) metrics.contextWarning = warning
+  ctx.noteContext?.(turn.model, warning)
+  return { content, metrics }
 }
 
 function chatMetrics(

@@ -1,6 +1,12 @@
 import type { OllamaClient } from '../ollama/client.js'
 import type { ResolvedOptions } from '../options.js'
-import type { Problem, PullCancelResult, PullProgressEvent, StateSnapshot } from '../protocol.js'
+import type {
+  ContextWarning,
+  Problem,
+  PullCancelResult,
+  PullProgressEvent,
+  StateSnapshot,
+} from '../protocol.js'
 
 /**
  * What the routes need from the plugin. Every member is a function so the routes always read the
@@ -29,6 +35,11 @@ export interface RouteContext {
    * pull of that model runs.
    */
   cancelPull(model: string): PullCancelResult | undefined
+  /**
+   * A chat's context check, for the overlay: its warning, or undefined when its prompt fitted
+   * (which clears an earlier warning about the same model). Absent where no overlay listens.
+   */
+  noteContext?(model: string, warning: ContextWarning | undefined): void
   /**
    * Hosts allowed besides localhost names and IP addresses, as Vite's `server.allowedHosts`
    * (`true` = any host). Only the WebSocket upgrade needs it: HTTP requests already passed Vite's

@@ -104,9 +104,10 @@ export class ModelRegistry {
     const wasLoaded = existing !== undefined && existing.expiresNs > now
     // keep_alive sticks to the loaded runner until a request sets another one.
     const keepAlive = keepAliveNs ?? existing?.keepAliveNs ?? DEFAULT_KEEP_ALIVE_NS
-    // Ollama never runs a model with more context than it was trained for.
+    // Each request runs with its own num_ctx or the default (Ollama reloads a runner whose
+    // window differs), never with more context than the model was trained for.
     const contextLength = Math.min(
-      numCtx && numCtx > 0 ? numCtx : (existing?.contextLength ?? this.defaultNumCtx),
+      numCtx && numCtx > 0 ? numCtx : this.defaultNumCtx,
       model.spec.contextLength,
     )
     const kvBytes = contextLength * model.spec.embeddingLength * 2 * 2 * 4
