@@ -178,6 +178,7 @@ describe('a pull whose reader goes away', () => {
       'the one-off pull forgotten',
     )
     expect(after.models.map((m) => m.name)).toEqual(['llama3.2'])
+    expect(served.lines.join('\n')).toMatch(/pull of qwen2\.5:1\.5b stopped: nobody waits for it/)
 
     sim.configure({ pullBytesPerSecond: 4e9 })
     const again = await pullToEnd(served.url, MODEL)

@@ -142,8 +142,10 @@ export class ModelManager {
     const job = this.jobs.get(model) ?? this.startJob(model)
     yield* job.read(signal, () => {
       if (job.readers === 0 && this.jobs.get(model) === job && !this.held.has(model)) {
-        debug('pull of %s: its last reader left, cancelling it', model)
         this.cancel(model)
+        this.deps.logger.info(
+          `pull of ${model} stopped: nobody waits for it any more (pulling it again resumes it)`,
+        )
       }
     })
   }
