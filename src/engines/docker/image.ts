@@ -62,9 +62,14 @@ export async function ensureImage(
     })
   }
   try {
-    const measure = opts.measure ?? ((name, signal) => imageDownloadSize(name, { signal }))
-    const size = await measure(image, opts.signal)
-    opts.onProgress?.(describeImageDownload(image, size))
+    // A first pull is gigabytes: say how many before it starts. A re-pull of an image we have
+    // (pullImage: 'always') mostly finds its layers there already.
+    let size: ImageDownload | undefined
+    if (!present) {
+      const measure = opts.measure ?? ((name, signal) => imageDownloadSize(name, { signal }))
+      size = await measure(image, opts.signal)
+      opts.onProgress?.(describeImageDownload(image, size))
+    }
     await pullImage(docker, image, opts, size)
   } catch (err) {
     if (present) {
