@@ -15,8 +15,6 @@ export interface EnsureImageOptions {
    * download…"), then one now and then ("pulling ollama/ollama:latest: 41% of 1.9 GB").
    */
   onProgress?: (message: string) => void
-  /** Reads the image's size from its registry (tests give their own). */
-  measure?: (image: string, signal?: AbortSignal) => Promise<ImageDownload | undefined>
   /** Downloaded and total bytes over all layers, on every progress event; `done` at the end. */
   onBytes?: (completed: number, total: number, done?: boolean) => void
   /** A warning that does not stop the start (a failed re-pull of an image we already have). */
@@ -66,8 +64,7 @@ export async function ensureImage(
     // (pullImage: 'always') mostly finds its layers there already.
     let size: ImageDownload | undefined
     if (!present) {
-      const measure = opts.measure ?? ((name, signal) => imageDownloadSize(name, { signal }))
-      size = await measure(image, opts.signal)
+      size = await imageDownloadSize(image, { signal: opts.signal })
       opts.onProgress?.(describeImageDownload(image, size))
     }
     await pullImage(docker, image, opts, size)
