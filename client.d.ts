@@ -87,6 +87,8 @@ declare module 'virtual:ollama' {
     warning?: Problem
     /** In production (`createOllamaHandler`): the provider that answers, by name and type. */
     provider?: { name: string; type: string }
+    /** The last chat's prompt neared or passed its model's context window (cleared by one that fits). */
+    contextWarning?: ContextWarning
   }
 
   /** `ollama:progress` payload: one figure per model, folded over all its layers. */
@@ -151,6 +153,26 @@ declare module 'virtual:ollama' {
     loadMs?: number
     /** `stop`, `length`, … */
     doneReason?: string
+    /** The prompt filled 90 % or more of the model's context window, or did not fit at all. */
+    contextWarning?: ContextWarning
+  }
+
+  /**
+   * A chat whose prompt nears or passes the model's context window (`num_ctx`): Ollama cuts a
+   * prompt that does not fit without an error. In the chat's `done` metrics, and in the state
+   * snapshot for the overlay.
+   */
+  export interface ContextWarning extends Problem {
+    model: string
+    /** The prompt in tokens: Ollama's `prompt_eval_count` or the estimate, whichever is larger. */
+    promptTokens: number
+    /** The context window the model ran with. */
+    numCtx: number
+    /** The most the model takes (`<arch>.context_length`), when known. */
+    maxCtx?: number
+    /** `over`: the prompt did not fit and its start was cut; `near`: it fills 90 % or more. */
+    level: 'near' | 'over'
+    hint: string
   }
 
   export interface ChatResult {
@@ -333,7 +355,10 @@ declare module 'virtual:ollama' {
     connect(opts?: ConnectOptions): ChatSocket
     /** The plugin's state snapshot. */
     status(opts?: { signal?: AbortSignal }): Promise<StateSnapshot>
-    /** Pulls a model through the plugin, yielding progress. */
+    /**
+     * Pulls a model through the plugin, yielding progress. Aborting `signal` (or leaving the loop)
+     * cancels the download when nobody else waits for it; see `pull` below.
+     */
     pull(model: string, opts?: { signal?: AbortSignal }): AsyncIterable<PullProgress>
   }
 
@@ -355,7 +380,12 @@ declare module 'virtual:ollama' {
   /** The plugin's state snapshot (`GET /status`). */
   export function status(opts?: { signal?: AbortSignal }): Promise<StateSnapshot>
 
-  /** Pulls a model through the plugin, yielding progress (`POST /pull`). */
+  /**
+   * Pulls a model through the plugin, yielding progress (`POST /pull`). Aborting `signal` (or
+   * leaving the loop) lets go of the pull: a download this call started stops when nobody else
+   * waits for it (another tab, the plugin's own `autoPull`), and Ollama keeps the bytes, so the next
+   * `pull()` resumes. One that another caller started goes on without this one.
+   */
   export function pull(model: string, opts?: { signal?: AbortSignal }): AsyncIterable<PullProgress>
 }
 

@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import pc from 'picocolors'
 import type { DockerAttempt, DockerConnection } from './engines/docker/connect.js'
+import { type EngineSetting, engineSettings } from './engines/settings.js'
 import { formatBytes } from './format.js'
 import { type ContainerGpuPlan, planContainerGpu } from './gpu/container.js'
 import { detectGpus, type GpuReport } from './gpu/detect.js'
@@ -160,7 +161,7 @@ export async function runDoctor(
     ...(modelStore ? { modelStore } : {}),
     recommended: recommendModels(gpu.budgetBytes, { accelerator, limit: 5 }),
     models: options.models.map((m) => checkModelFit(m, gpu.budgetBytes, { accelerator })),
-    tuning: recommendTuning(gpu),
+    tuning: withSettings(recommendTuning(gpu), engineSettings(options)),
     elapsedMs: Math.round(performance.now() - started),
   }
 }
@@ -177,6 +178,19 @@ function describeDmr(url: string, probe: ProbeResult): DoctorReport['dmr'] {
         ? `not found: an Ollama answers at ${url}`
         : `not found: ${probe.reason}`
   return { url, reachable: false, reason }
+}
+
+/**
+ * The suggested tuning, with what the plugin's options set (`parallel`, `numCtx`) in place of the
+ * suggestion for the same variable: those are what the engines the plugin starts get.
+ */
+function withSettings(tuning: Tuning[], settings: EngineSetting[]): Tuning[] {
+  const set = new Map(settings.map((s) => [s.env, { ...s, safe: true }]))
+  const merged = tuning.map((t) => set.get(t.env) ?? t)
+  for (const setting of set.values()) {
+    if (!tuning.some((t) => t.env === setting.env)) merged.push(setting)
+  }
+  return merged
 }
 
 const ok = pc.green('✓')
@@ -300,7 +314,7 @@ export function formatDoctor(report: DoctorReport): string {
   if (report.tuning.length) {
     lines.push(
       '',
-      `  ${pc.bold('Ollama settings')} ${pc.dim('(the docker engine applies the ✓ ones)')}`,
+      `  ${pc.bold('Ollama settings')} ${pc.dim('(engines the plugin starts get the ✓ ones)')}`,
     )
     const width = Math.max(...report.tuning.map((t) => t.env.length + t.value.length + 1))
     for (const t of report.tuning) {

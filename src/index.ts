@@ -112,6 +112,8 @@ function devPlugin(userOptions: OllamaPluginOptions, state: PluginState): Plugin
         snapshot: () => orchestrator.snapshot(),
         pull: (model, signal) => orchestrator.pull(model, signal),
         restartEngine: () => orchestrator.restartEngine(),
+        cancelPull: (model) => orchestrator.cancelPull(model),
+        noteContext: (model, warning) => orchestrator.noteContext(model, warning),
         allowedHosts: () => config.server.allowedHosts,
         logger: config.logger,
       }

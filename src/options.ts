@@ -147,6 +147,20 @@ export interface OllamaPluginOptions {
    */
   warmup?: boolean
   /**
+   * How many chats one model answers at once on engines the plugin starts (docker, native):
+   * Ollama's `OLLAMA_NUM_PARALLEL`. Each one reserves a context's worth of memory. An Ollama the
+   * plugin adopts keeps its own setting.
+   * @default engine default
+   */
+  parallel?: number
+  /**
+   * The context window (`num_ctx`, in tokens) of models on engines the plugin starts (docker,
+   * native, simulator): Ollama's `OLLAMA_CONTEXT_LENGTH`. A longer prompt is cut by Ollama without
+   * an error; the plugin warns when a chat nears it. A request's `options.num_ctx` still wins.
+   * @default engine default
+   */
+  numCtx?: number
+  /**
    * Route prefix, under Vite's own `base`.
    * @default '/__ollama'
    */
@@ -367,6 +381,17 @@ export const optionsSchema = z
     autoPull: z.union([z.boolean(), z.array(modelName)]).default(true),
     keepAlive: keepAlive.default('30m'),
     warmup: z.boolean().default(true),
+    parallel: z
+      .number()
+      .int('use a whole number such as 2')
+      .min(1, 'use 1 or more (1 answers one chat at a time)')
+      .max(64, 'use 64 at most: each parallel chat reserves a whole context of memory')
+      .optional(),
+    numCtx: z
+      .number()
+      .int('use a whole number of tokens such as 8192')
+      .min(256, 'use 256 tokens or more, such as 8192')
+      .optional(),
     base: z
       .string()
       .regex(

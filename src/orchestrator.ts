@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
 import { GpuWatchdog, restartRefused } from './engines/gpu-watchdog.js'
 import { startEngine } from './engines/index.js'
+import { ENGINE_SETTINGS } from './engines/settings.js'
 import type { Engine, EngineEvent } from './engines/types.js'
 import { formatBytes } from './format.js'
 import { detectGpus, type GpuReport } from './gpu/detect.js'
@@ -12,9 +13,11 @@ import { OllamaClient } from './ollama/client.js'
 import type { ResolvedOptions } from './options.js'
 import { formatProblem, ProblemError, toProblem } from './problem.js'
 import type {
+  ContextWarning,
   EngineInfo,
   Phase,
   Problem,
+  PullCancelResult,
   PullProgressEvent,
   ResolutionStep,
   StateSnapshot,
@@ -35,7 +38,16 @@ interface OrchestratorEvents {
 }
 
 /** Options whose change means a different Ollama: the engine is stopped and started again. */
-const ENGINE_KEYS = ['url', 'engine', 'fallback', 'autoStart', 'docker', 'dmr'] as const
+const ENGINE_KEYS = [
+  'url',
+  'engine',
+  'fallback',
+  'autoStart',
+  'docker',
+  'dmr',
+  // They set the environment of the engines the plugin starts.
+  ...ENGINE_SETTINGS.map((s) => s.option),
+] as const
 
 /**
  * The state machine behind the plugin: detect the GPU, get an Ollama running, make sure the
@@ -53,6 +65,8 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
   private problem: Problem | undefined
   /** A `degraded` engine event not yet `restored`: shown beside a phase that still works. */
   private warning: Problem | undefined
+  /** The last chat whose prompt neared or passed its model's context window. */
+  private contextWarning: ContextWarning | undefined
   private running: Promise<void> | null = null
   /** `ensureModels` runs in as many calls: it settles the phase itself when it is done. */
   private ensuring = 0
@@ -119,12 +133,32 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
       resolution: this.steps,
       error: this.problem,
       ...(warning ? { warning } : {}),
+      ...(this.contextWarning ? { contextWarning: this.contextWarning } : {}),
     }
   }
 
   /**
-   * Pulls one model on demand (POST /pull, the overlay's Retry). The phase says `pulling` while
-   * the download runs, whether or not anyone still reads `events` (see `modelsChanged`).
+   * A chat's context check (the routes' context guard): a warning is shown until a chat with the
+   * same model fits again; the terminal says it once per model and level, not on every turn.
+   */
+  noteContext(model: string, warning: ContextWarning | undefined): void {
+    if (!warning) {
+      if (this.contextWarning?.model !== model) return
+      this.contextWarning = undefined
+    } else {
+      const known = this.contextWarning
+      if (known?.model !== model || known.level !== warning.level) {
+        this.log('warn', formatProblem(warning))
+      }
+      this.contextWarning = warning
+    }
+    this.emitState()
+  }
+
+  /**
+   * Pulls one model on demand (POST /pull, the overlay's Pull and Retry). The phase says
+   * `pulling` while the download runs; the model manager decides what happens when the reader
+   * leaves (docs/decisions.md, "A pull lasts while someone wants it").
    */
   pull(model: string, signal: AbortSignal): AsyncIterable<PullProgressEvent> {
     if (!this.models) {
@@ -154,6 +188,22 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
     await this.restarting
     if (!this.engine) throw restartRefused(null, this.problem, 502)
     return { ...this.engine.info }
+  }
+
+  /**
+   * Stops a model's pull (DELETE /pull, the overlay's Cancel). The model is back to `missing` and
+   * the phase settled before this returns, even while `ensureModels` still verifies and warms up
+   * the others; Ollama keeps the partial download for the next pull. Undefined when none runs.
+   */
+  cancelPull(model: string): PullCancelResult | undefined {
+    const cancelled = this.models?.cancel(model)
+    if (!cancelled) return undefined
+    if (this.phase === 'pulling' && !this.models?.isPulling()) this.setPhase('ready')
+    const got = cancelled.progress?.completed
+      ? ` at ${formatBytes(cancelled.progress.completed)} of ${formatBytes(cancelled.progress.total)}`
+      : ''
+    this.log('info', `pull of ${cancelled.model} cancelled${got}; pulling it again resumes there`)
+    return cancelled
   }
 
   /**
@@ -309,7 +359,8 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
     if (!models) return
     this.ensuring++
     try {
-      await models.track(this.options.models, this.abort.signal)
+      const toPull = this.options.autoPull.filter((m) => this.options.models.includes(m))
+      await models.track(this.options.models, this.abort.signal, toPull)
       for (const m of models.list()) {
         // Once per process: a config restart must not repeat the same warning.
         if (m.warning && !this.warned.has(m.warning)) {
@@ -317,7 +368,6 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
           this.log('warn', m.warning)
         }
       }
-      const toPull = this.options.autoPull.filter((m) => this.options.models.includes(m))
       if (models.list().some((m) => m.status === 'missing' && toPull.includes(m.name))) {
         this.setPhase('pulling')
         await models.pullMissing(toPull)
@@ -400,9 +450,8 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
 
   /**
    * The phase follows the downloads, not their readers: a pull that starts while ready makes it
-   * `pulling`, and the end of the last one makes it `ready` again, even when the client that
-   * asked went away mid-download (the manager lets the download finish). While `ensureModels`
-   * runs it decides when it is done, after verifying and warming up.
+   * `pulling`, and the end of the last one (finished, failed or cancelled) makes it `ready`
+   * again. While `ensureModels` runs it decides when it is done, after verifying and warming up.
    */
   private modelsChanged(): void {
     const pulling = this.models?.isPulling() ?? false

@@ -95,6 +95,8 @@ export interface StateSnapshot {
   warning?: Problem
   /** In production (`createOllamaHandler`): the provider that answers, by name and type. */
   provider?: { name: string; type: string }
+  /** The last chat's prompt neared or passed its model's context window (cleared by one that fits). */
+  contextWarning?: ContextWarning
 }
 
 /** `ollama:progress` payload: one figure per model, folded over all its layers. */
@@ -161,6 +163,26 @@ export interface ChatMetrics {
   loadMs?: number
   /** `stop`, `length`, … */
   doneReason?: string
+  /** The prompt filled 90 % or more of the model's context window, or did not fit at all. */
+  contextWarning?: ContextWarning
+}
+
+/**
+ * A chat whose prompt nears or passes the model's context window (`num_ctx`): Ollama cuts a
+ * prompt that does not fit without an error. In the chat's `done` metrics, and in the state
+ * snapshot for the overlay.
+ */
+export interface ContextWarning extends Problem {
+  model: string
+  /** The prompt in tokens: Ollama's `prompt_eval_count` or the estimate, whichever is larger. */
+  promptTokens: number
+  /** The context window the model ran with. */
+  numCtx: number
+  /** The most the model takes (`<arch>.context_length`), when known. */
+  maxCtx?: number
+  /** `over`: the prompt did not fit and its start was cut; `near`: it fills 90 % or more. */
+  level: 'near' | 'over'
+  hint: string
 }
 
 export interface ChatResult {
@@ -180,6 +202,16 @@ export interface ChatSseEvents {
   'tool-call': ToolCallEvent
   done: { metrics: ChatMetrics }
   error: Problem
+}
+
+/**
+ * `DELETE /pull?model=NAME`: the pull was stopped; `progress` says how far it got. Ollama keeps
+ * those bytes, so the next pull of the model resumes from there.
+ */
+export interface PullCancelResult {
+  model: string
+  status: 'cancelled'
+  progress: PullProgressEvent | null
 }
 
 /** The events of `POST /pull` as Server-Sent Events: name → data. */

@@ -86,6 +86,16 @@ describe.skipIf(skip)(title, () => {
     expect(served.lines.join('\n')).toMatch(
       /pulling 127\.0\.0\.1:\d+\/vpo-test\/ollama:\S+: \d+% of/,
     )
+    // Its size was said before the pull started, read from the registry's manifest, and the
+    // first figure already had the whole size rather than the first layer's.
+    const upFront = served.lines.findIndex((l) =>
+      /: [\d.]+ MB to download, on the first start/.test(l),
+    )
+    const firstPercent = served.lines.findIndex((l) => /: \d+% of/.test(l))
+    expect(upFront).toBeGreaterThanOrEqual(0)
+    expect(upFront).toBeLessThan(firstPercent)
+    expect(progress[0]).toMatchObject({ completed: 0 })
+    expect(progress[0]?.total).toBeGreaterThan(24e6)
     const blobGets = () =>
       registry.requests.filter((r) => r.startsWith('GET /v2/vpo-test/ollama/blobs/')).length
     const pulled = blobGets()

@@ -119,6 +119,33 @@ describe('runDoctor', () => {
     }
   })
 
+  it('shows the parallel and numCtx options as the settings engines get, over the suggestions', async () => {
+    const port = await closedPort()
+    const options = resolveOptions({ url: `http://127.0.0.1:${port}`, parallel: 3, numCtx: 16384 })
+    const report = await runDoctor(options, {
+      detect: () => detectGpus(loadGpuFixture('nvidia-rtx4090').deps),
+      connectDocker: async () => ({ connection: dockerWithNvidia(), attempts: [] }),
+    })
+    const byEnv = Object.fromEntries(report.tuning.map((t) => [t.env, t]))
+    expect(byEnv.OLLAMA_NUM_PARALLEL).toMatchObject({ value: '3', safe: true })
+    expect(byEnv.OLLAMA_NUM_PARALLEL?.reason).toMatch(/^parallel: 3 in vite\.config\.ts/)
+    expect(byEnv.OLLAMA_CONTEXT_LENGTH).toMatchObject({ value: '16384', safe: true })
+    expect(report.tuning.filter((t) => t.env === 'OLLAMA_NUM_PARALLEL')).toHaveLength(1)
+    const text = formatDoctor(report).replace(ANSI, '')
+    expect(text).toMatch(/✓ OLLAMA_NUM_PARALLEL=3\s+parallel: 3 in vite\.config\.ts/)
+    expect(text).toMatch(/✓ OLLAMA_CONTEXT_LENGTH=16384\s+numCtx: 16384 in vite\.config\.ts/)
+
+    // Without the options, the suggestion for this GPU stands.
+    const plain = await runDoctor(resolveOptions({ url: `http://127.0.0.1:${port}` }), {
+      detect: () => detectGpus(loadGpuFixture('nvidia-rtx4090').deps),
+      connectDocker: async () => ({ connection: dockerWithNvidia(), attempts: [] }),
+    })
+    expect(plain.tuning.find((t) => t.env === 'OLLAMA_NUM_PARALLEL')?.reason).not.toMatch(
+      /parallel:/,
+    )
+    expect(plain.tuning.some((t) => t.env === 'OLLAMA_CONTEXT_LENGTH')).toBe(false)
+  })
+
   it('answers within 3 s on a machine with no GPU, no Docker and no Ollama, saying so', async () => {
     const port = await closedPort()
     const options = resolveOptions({ url: `http://127.0.0.1:${port}` })

@@ -3,6 +3,7 @@ import { describeProcessor, ModelManager, type ModelManagerDeps } from '../src/m
 import { OllamaClient } from '../src/ollama/client.js'
 import type { PullProgressEvent } from '../src/protocol.js'
 import { type Simulator, startSimulator } from '../src/simulator/index.js'
+import { waitFor } from './helpers/vite.js'
 
 const cleanups: Array<() => unknown> = []
 afterEach(async () => {
@@ -71,6 +72,74 @@ describe('model manager', () => {
     await first
     expect(simulator.stats.requests['POST /api/pull']).toBe(1)
     expect(seen.at(-1)).toBe(100)
+  })
+
+  it('keeps a one-off pull while one reader remains, and cancels it when the last one leaves', async () => {
+    const { simulator, manager } = await setup({ pullBytesPerSecond: 2e8 })
+    await manager.track(['llama3.2'])
+    const first = new AbortController()
+    const second = new AbortController()
+    const read = async (signal: AbortSignal) => {
+      for await (const e of manager.pull('qwen2.5:0.5b', signal)) if (e.completed > 0) break
+    }
+    await read(first.signal)
+    // The only reader left once bytes came; nobody reads now, so the pull was cancelled.
+    expect(manager.isPulling()).toBe(false)
+    expect(manager.list().map((m) => m.name)).toEqual(['llama3.2'])
+
+    // Two readers: the first leaving changes nothing, the second leaving cancels.
+    const a = manager.pull('qwen2.5:0.5b', first.signal)
+    const b = manager.pull('qwen2.5:0.5b', second.signal)
+    await a.next()
+    await b.next()
+    await a.return(undefined)
+    expect(manager.isPulling()).toBe(true)
+    await b.return(undefined)
+    expect(manager.isPulling()).toBe(false)
+    await waitFor(() => simulator.stats.activeStreams === 0, 2_000, 'the pull stream closed')
+    expect(simulator.stats.cancelledStreams).toBe(2)
+  })
+
+  it('goes on with a pull of an autoPull model when its reader leaves', async () => {
+    const { manager } = await setup({ pullBytesPerSecond: 2e8 })
+    await manager.track(['qwen2.5:0.5b'], undefined, ['qwen2.5:0.5b'])
+    for await (const e of manager.pull('qwen2.5:0.5b')) if (e.completed > 0) break
+    expect(manager.isPulling()).toBe(true)
+    expect(manager.list()[0]?.status).toBe('pulling')
+    expect(manager.cancel('qwen2.5:0.5b')?.status).toBe('cancelled')
+  })
+
+  it('cancel() settles the state before it returns: missing for a new model, present for an update', async () => {
+    const { manager } = await setup({ models: ['qwen2.5:0.5b'], pullBytesPerSecond: 2e8 })
+    await manager.track(['llama3.2', 'qwen2.5:0.5b'])
+    const failures: unknown[] = []
+    const follow = (model: string) =>
+      (async () => {
+        for await (const _ of manager.pull(model));
+      })().catch((error: unknown) => failures.push(error))
+    const pulls = [follow('llama3.2'), follow('qwen2.5:0.5b')]
+    expect(manager.list().map((m) => m.status)).toEqual(['pulling', 'pulling'])
+
+    // Any spelling of the name finds the pull.
+    expect(manager.cancel('llama3.2:latest')).toMatchObject({
+      model: 'llama3.2',
+      status: 'cancelled',
+    })
+    // An update of a model on disk leaves the old copy there: it is present again.
+    expect(manager.cancel('qwen2.5:0.5b')?.model).toBe('qwen2.5:0.5b')
+    expect(manager.list()).toEqual([
+      { name: 'llama3.2', status: 'missing' },
+      { name: 'qwen2.5:0.5b', status: 'present' },
+    ])
+    expect(manager.isPulling()).toBe(false)
+    expect(manager.cancel('llama3.2')).toBeUndefined()
+    await Promise.all(pulls)
+    expect(failures.map((e) => (e as Error).message)).toEqual([
+      "The pull of 'llama3.2' was cancelled",
+      "The pull of 'qwen2.5:0.5b' was cancelled",
+    ])
+    // The jobs' own ends changed nothing afterwards.
+    expect(manager.list().map((m) => m.status)).toEqual(['missing', 'present'])
   })
 
   it('aborts a stalled pull and resumes it, three tries, then says it stalled', async () => {

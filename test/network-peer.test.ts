@@ -118,7 +118,16 @@ describe.skipIf(skip)('a peer on the network (a veth pair into a network namespa
     return { by, lines: logger.lines, port }
   }
 
-  const management = ['pull', 'delete', 'copy', 'create', 'push', 'blobs', 'own pull']
+  const management = [
+    'pull',
+    'delete',
+    'copy',
+    'create',
+    'push',
+    'blobs',
+    'own pull',
+    'cancel pull',
+  ]
 
   it("network: 'chat' (the default) lets the peer chat and never manage models", async () => {
     const before = { ...sim.stats.requests }

@@ -10,7 +10,9 @@ import {
   formatSpeed,
   gpuLine,
   normaliseModelName,
+  summarisePulls,
 } from '../src/client/overlay-format.js'
+import { pullTitle } from '../src/client/overlay-title.js'
 import type { PullProgressEvent, StateSnapshot } from '../src/protocol.js'
 import {
   browserSuiteName,
@@ -55,6 +57,31 @@ describe('overlay text', () => {
     expect(normaliseModelName('llama3.2')).toBe('llama3.2:latest')
     expect(normaliseModelName('hf.co/org/model:Q4_K_M')).toBe('hf.co/org/model:Q4_K_M')
     expect(normaliseModelName('localhost:5000/llama3.2')).toBe('localhost:5000/llama3.2:latest')
+  })
+
+  it('sums the pulls for the badge and the hidden tab’s title', () => {
+    const pulling = (name: string, completed: number, total: number) => ({
+      name,
+      status: 'pulling' as const,
+      progress: {
+        model: name,
+        status: 'pulling',
+        completed,
+        total,
+        percent: 0,
+        bytesPerSecond: 0,
+        etaSeconds: null,
+      },
+    })
+    expect(summarisePulls([{ name: 'a', status: 'present' }])).toBeUndefined()
+    const one = summarisePulls([pulling('llama3.2', 420, 1000), { name: 'b', status: 'loaded' }])
+    expect(one).toEqual({ percent: 42, what: 'llama3.2' })
+    expect(pullTitle(one!, 'My app')).toBe('↓ 42% llama3.2 · My app')
+    const two = summarisePulls([pulling('a', 100, 1000), pulling('b', 0, 1000)])
+    expect(pullTitle(two!, '')).toBe('↓ 5% 2 models')
+    // Before any size is known: no figure, just what pulls.
+    const early = summarisePulls([{ name: 'qwen3', status: 'pulling' }])
+    expect(pullTitle(early!, 'x')).toBe('↓ qwen3 · x')
   })
 
   it('never parses markup: no innerHTML, outerHTML, insertAdjacentHTML or document.write', async () => {
@@ -170,6 +197,34 @@ describe.skipIf(skipBrowser)(browserSuite, () => {
     expect(await page.locator(TAG).getAttribute('collapsed')).toBeNull()
     harness.sendState(readySnapshot)
     await expect.poll(() => part(page, 'problem').isVisible(), poll).toBe(false)
+    expect(await page.locator(TAG).getAttribute('collapsed')).toBe('')
+  })
+
+  it('shows a chat’s context warning and stays open until a chat fits again', async () => {
+    const page = await openOverlay(readySnapshot)
+    expect(await part(page, 'context-warning').isVisible()).toBe(false)
+    harness.sendState({
+      ...readySnapshot,
+      contextWarning: {
+        model: 'llama3.2',
+        level: 'over',
+        promptTokens: 6012,
+        numCtx: 4096,
+        maxCtx: 131072,
+        message:
+          "The prompt (about 6012 tokens) does not fit llama3.2's context window (num_ctx 4096): Ollama cut its start to fit, without an error, so the model never saw it.",
+        hint: 'Raise num_ctx: numCtx in the ollama() options in vite.config.ts (engines the plugin starts), or options.num_ctx in the request; llama3.2 takes up to 131072. Or send less history.',
+      },
+    })
+    await expect
+      .poll(() => part(page, 'context-message').textContent(), poll)
+      .toMatch(/^The prompt \(about 6012 tokens\) does not fit llama3\.2's context window/)
+    expect(await part(page, 'context-hint').textContent()).toMatch(/takes up to 131072/)
+    expect(await part(page, 'context-warning').getAttribute('data-warning')).toBe('')
+    expect(await part(page, 'problem').isVisible()).toBe(false)
+    expect(await page.locator(TAG).getAttribute('collapsed')).toBeNull()
+    harness.sendState(readySnapshot)
+    await expect.poll(() => part(page, 'context-warning').isVisible(), poll).toBe(false)
     expect(await page.locator(TAG).getAttribute('collapsed')).toBe('')
   })
 

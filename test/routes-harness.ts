@@ -100,6 +100,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       if (!upstream) throw new Error('no engine')
       return pullVia(upstream, model, signal)
     },
+    // Pulls here are the request's own (no model manager): nothing to cancel from outside.
+    cancelPull: () => undefined,
   }
   let chatSocket: { close(): Promise<void> } | undefined
   let httpServer: http.Server | undefined

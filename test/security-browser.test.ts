@@ -41,6 +41,7 @@ async function attack(target: string): Promise<Outcome[]> {
       '/__ollama/api/delete',
       { method: 'DELETE', headers: json, body: '{"model":"qwen2.5:0.5b"}' },
     ],
+    ['cancel a pull', '/__ollama/pull?model=llama3.2', { method: 'DELETE' }],
     [
       'copy a model',
       '/__ollama/api/copy',

@@ -349,6 +349,77 @@ describe('simulator: load and unload', () => {
   })
 })
 
+describe('simulator: the context window', () => {
+  const long = 'word '.repeat(6000)
+  const chat = (model: string, content: string, options?: Record<string, unknown>) =>
+    post('/api/chat', {
+      model,
+      stream: false,
+      messages: [{ role: 'user', content }],
+      ...(options ? { options } : {}),
+    }).then((r) => r.json() as Promise<Record<string, any>>)
+  const psContext = async (name: string) => {
+    const ps = (await (await fetch(`${sim.url}/api/ps`)).json()) as {
+      models: Array<{ name: string; context_length: number }>
+    }
+    return ps.models.find((m) => m.name === name)?.context_length
+  }
+
+  it('cuts a prompt longer than num_ctx without a word: prompt_eval_count is what was kept', async () => {
+    const short = await chat('llama3.2', 'hello there')
+    expect(short.prompt_eval_count).toBeLessThan(20)
+    const cut = await chat('llama3.2', long)
+    expect(cut.done_reason).toBe('stop')
+    expect(cut.prompt_eval_count).toBe(4096)
+    const wider = await chat('llama3.2', long, { num_ctx: 8192 })
+    expect(wider.prompt_eval_count).toBe(6006)
+    expect(await psContext('llama3.2:latest')).toBe(8192)
+  })
+
+  it('never runs a model with more context than it was trained for', async () => {
+    const small = await startSimulator({
+      models: ['tiny-ctx'],
+      catalog: { 'tiny-ctx': { size: 500_000_000, contextLength: 2048 } },
+      contextLength: 16384,
+    })
+    try {
+      await fetch(`${small.url}/api/generate`, {
+        method: 'POST',
+        body: JSON.stringify({ model: 'tiny-ctx', prompt: long, stream: false }),
+      }).then(async (r) => expect((await r.json()).prompt_eval_count).toBe(2048))
+      const ps = (await (await fetch(`${small.url}/api/ps`)).json()) as {
+        models: Array<{ context_length: number }>
+      }
+      expect(ps.models[0]?.context_length).toBe(2048)
+      const show = (await (
+        await fetch(`${small.url}/api/show`, {
+          method: 'POST',
+          body: JSON.stringify({ model: 'tiny-ctx' }),
+        })
+      ).json()) as { model_info: Record<string, unknown> }
+      expect(show.model_info['llama.context_length']).toBe(2048)
+    } finally {
+      await small.close()
+    }
+  })
+
+  it('loads models with contextLength (OLLAMA_CONTEXT_LENGTH) when a request sets no num_ctx', async () => {
+    const wide = await startSimulator({ models: ['llama3.2'], contextLength: 16384 })
+    try {
+      await fetch(`${wide.url}/api/generate`, {
+        method: 'POST',
+        body: JSON.stringify({ model: 'llama3.2', prompt: long, stream: false }),
+      }).then(async (r) => expect((await r.json()).prompt_eval_count).toBe(6011))
+      const ps = (await (await fetch(`${wide.url}/api/ps`)).json()) as {
+        models: Array<{ context_length: number }>
+      }
+      expect(ps.models[0]?.context_length).toBe(16384)
+    } finally {
+      await wide.close()
+    }
+  })
+})
+
 describe('simulator: embeddings', () => {
   function norm(v: number[]) {
     return Math.sqrt(v.reduce((s, x) => s + x * x, 0))

@@ -154,7 +154,11 @@ export async function statusWith(
   return (await response.json()) as StateSnapshot
 }
 
-/** `{ model }` pull through the plugin (progress also shows in the overlay). */
+/**
+ * `{ model }` pull through the plugin (progress also shows in the overlay). Aborting `signal`
+ * closes the request, and the server cancels a pull whose last reader left (docs/decisions.md,
+ * "A pull lasts while someone wants it"): nothing more is needed here.
+ */
 export async function* pullWith(
   config: ClientConfig,
   model: string,

@@ -40,6 +40,7 @@ export type {
   ClientConfig,
   ClientFrame,
   ConnectOptions,
+  ContextWarning,
   PullProgress,
   ServerFrame,
   SocketEvents,
@@ -56,7 +57,10 @@ export interface OllamaBrowserClient {
   connect(opts?: ConnectOptions): ChatSocket
   /** The plugin's state snapshot. */
   status(opts?: { signal?: AbortSignal }): Promise<StateSnapshot>
-  /** Pulls a model through the plugin, yielding progress. */
+  /**
+   * Pulls a model through the plugin, yielding progress. Aborting `signal` (or leaving the loop)
+   * cancels the download when nobody else waits for it; see `pull` below.
+   */
   pull(model: string, opts?: { signal?: AbortSignal }): AsyncIterable<PullProgress>
 }
 
@@ -102,7 +106,12 @@ export function status(opts?: { signal?: AbortSignal }): Promise<StateSnapshot> 
   return statusWith(shared, opts?.signal)
 }
 
-/** Pulls a model through the plugin, yielding progress (`POST /pull`). */
+/**
+ * Pulls a model through the plugin, yielding progress (`POST /pull`). Aborting `signal` (or
+ * leaving the loop) lets go of the pull: a download this call started stops when nobody else
+ * waits for it (another tab, the plugin's own `autoPull`), and Ollama keeps the bytes, so the next
+ * `pull()` resumes. One that another caller started goes on without this one.
+ */
 export function pull(model: string, opts?: { signal?: AbortSignal }): AsyncIterable<PullProgress> {
   return pullWith(shared, model, opts)
 }

@@ -2,10 +2,11 @@
 // and live pull progress, modelled on Vite's own error overlay (docs/decisions.md, "The overlay
 // follows Vite's error overlay").
 import type { ModelState, Problem, PullProgressEvent, StateSnapshot } from '../protocol.js'
-import { normaliseModelName } from './overlay-format.js'
-import { PullRequestError, requestPull } from './overlay-pull.js'
+import { normaliseModelName, summarisePulls } from './overlay-format.js'
+import { PullRequestError, requestCancel, requestPull } from './overlay-pull.js'
 import { requestEngineRestart } from './overlay-restart.js'
 import { overlayCss } from './overlay-style.js'
+import { TabTitle } from './overlay-title.js'
 import {
   type CardParts,
   createCard,
@@ -49,12 +50,17 @@ export class OllamaOverlayElement extends BaseElement implements OverlayElement 
   #config: OverlayConfig | undefined
   #connected = true
   #retrying = new Set<string>()
-  #retryProblems = new Map<string, Problem>()
   #restart: RestartState = { restarting: false }
+  #cancelling = new Set<string>()
+  /** Models whose pull this tab cancelled: the Pull request it also had open ends, not failed. */
+  #cancelled = new Set<string>()
+  #requestProblems = new Map<string, Problem>()
+  #title: TabTitle | undefined
 
   constructor() {
     super()
     const root = this.attachShadow({ mode: 'open' })
+    if (typeof document !== 'undefined') this.#title = new TabTitle(document)
     this.#parts = createCard()
     root.append(this.#parts.card)
     // The whole header is the click target; the toggle button inside it is the keyboard one
@@ -75,7 +81,8 @@ export class OllamaOverlayElement extends BaseElement implements OverlayElement 
 
   /**
    * With no choice stored and `collapsed: false`, the card shows while there is something to
-   * watch (start-up, pulls, errors) and folds to the badge once all is ready, so it never sits
+   * watch or do (start-up, pulls, errors, a prompt past the context window, a missing model to
+   * pull: a pull just cancelled leaves its Pull button under the pointer) and folds to the badge once all is ready, so it never sits
    * on the app's own controls for long (checker #164). A click stores a choice that wins.
    */
   #autoCollapse(): void {
@@ -84,14 +91,17 @@ export class OllamaOverlayElement extends BaseElement implements OverlayElement 
     const quiet =
       s?.phase === 'ready' &&
       !s.warning &&
-      s.models.every((m) => !m.error && !m.warning && m.status !== 'pulling')
+      !s.contextWarning &&
+      s.models.every(
+        (m) => !m.error && !m.warning && m.status !== 'pulling' && m.status !== 'missing',
+      )
     this.#setCollapsed(Boolean(quiet))
   }
 
   setState(snapshot: StateSnapshot): void {
     this.#snapshot = structuredClone(snapshot)
     for (const model of this.#snapshot.models) {
-      if (model.status !== 'error') this.#retryProblems.delete(normaliseModelName(model.name))
+      if (model.status !== 'error') this.#requestProblems.delete(normaliseModelName(model.name))
     }
     this.#autoCollapse()
     this.#render()
@@ -101,6 +111,10 @@ export class OllamaOverlayElement extends BaseElement implements OverlayElement 
     this.#snapshot ??= { phase: 'pulling', engine: null, gpu: null, models: [] }
     const key = normaliseModelName(event.model)
     let model = this.#snapshot.models.find((m) => normaliseModelName(m.name) === key)
+    // Once the engine is up, the state says which models pull: a figure the server's throttle
+    // sent after a pull ended (done, failed, cancelled) must not bring its bar back. Before, the
+    // Ollama image's download has a row of its own.
+    if (engineUp(this.#snapshot) && model?.status !== 'pulling') return
     if (!model) {
       model = { name: event.model, status: 'pulling' }
       this.#snapshot.models.push(model)
@@ -108,7 +122,7 @@ export class OllamaOverlayElement extends BaseElement implements OverlayElement 
     model.status = 'pulling'
     model.progress = event
     model.error = undefined
-    this.#retryProblems.delete(key)
+    this.#requestProblems.delete(key)
     this.#render()
   }
 
@@ -141,6 +155,7 @@ export class OllamaOverlayElement extends BaseElement implements OverlayElement 
     const note = this.#connected ? '' : 'Dev server disconnected: waiting for it to come back…'
     this.#parts.note.textContent = note
     this.#parts.note.hidden = !note
+    this.#title?.show(summarisePulls(snapshot?.models ?? []))
   }
 
   #renderModels(models: ModelState[]): void {
@@ -154,11 +169,14 @@ export class OllamaOverlayElement extends BaseElement implements OverlayElement 
         row = createModelRow(model.name)
         const name = model.name
         row.retry.addEventListener('click', () => void this.#retry(name))
+        row.cancel.addEventListener('click', () => void this.#cancel(name))
         this.#rows.set(key, row)
       }
       updateModelRow(row, model, {
+        canPull: engineUp(this.#snapshot),
         retrying: this.#retrying.has(key),
-        retryProblem: this.#retryProblems.get(key),
+        cancelling: this.#cancelling.has(key),
+        requestProblem: this.#requestProblems.get(key),
       })
       // Move a row only when out of place: re-inserting a node restarts its bar's transition.
       if (list.children[index] !== row.el) list.insertBefore(row.el, list.children[index] ?? null)
@@ -172,22 +190,22 @@ export class OllamaOverlayElement extends BaseElement implements OverlayElement 
     list.hidden = models.length === 0
   }
 
+  /** Pull (a missing model) or Retry (a failed one): POST /pull, read to its end. */
   async #retry(model: string): Promise<void> {
     const key = normaliseModelName(model)
     if (this.#retrying.has(key) || !this.#config) return
+    const verb = this.#snapshot?.models.find((m) => m.name === model)?.status === 'missing'
     this.#retrying.add(key)
-    this.#retryProblems.delete(key)
+    this.#cancelled.delete(key)
+    this.#requestProblems.delete(key)
     this.#render()
     try {
       await requestPull(this.#config.base, model)
     } catch (error) {
-      this.#retryProblems.set(key, {
-        message: `Retry failed: ${error instanceof Error ? error.message : String(error)}`,
-        hint:
-          error instanceof PullRequestError && error.hint
-            ? error.hint
-            : 'Check the terminal running Vite for details.',
-      })
+      // Our own Cancel ended it: the row already says so (missing, with Pull).
+      if (!this.#cancelled.has(key)) {
+        this.#requestProblems.set(key, requestProblem(verb ? 'Pull' : 'Retry', error))
+      }
     } finally {
       this.#retrying.delete(key)
       this.#render()
@@ -213,6 +231,40 @@ export class OllamaOverlayElement extends BaseElement implements OverlayElement 
       }
     }
     this.#render()
+  }
+
+  /** Cancel: DELETE /pull; the row follows the state the server sends when the pull stopped. */
+  async #cancel(model: string): Promise<void> {
+    const key = normaliseModelName(model)
+    if (this.#cancelling.has(key) || !this.#config) return
+    this.#cancelling.add(key)
+    this.#cancelled.add(key)
+    this.#requestProblems.delete(key)
+    this.#render()
+    try {
+      await requestCancel(this.#config.base, model)
+    } catch (error) {
+      this.#cancelled.delete(key)
+      this.#requestProblems.set(key, requestProblem('Cancel', error))
+    } finally {
+      this.#cancelling.delete(key)
+      this.#render()
+    }
+  }
+}
+
+/** The engine is up, so models can be pulled and pulls cancelled, and the state lists the pulls. */
+function engineUp(snapshot: StateSnapshot | null): boolean {
+  return snapshot?.phase === 'ready' || snapshot?.phase === 'pulling'
+}
+
+function requestProblem(what: string, error: unknown): Problem {
+  return {
+    message: `${what} failed: ${error instanceof Error ? error.message : String(error)}`,
+    hint:
+      error instanceof PullRequestError && error.hint
+        ? error.hint
+        : 'Check the terminal running Vite for details.',
   }
 }
 

@@ -106,6 +106,25 @@ export function isPulling(model: ModelState): boolean {
   return model.status === 'pulling'
 }
 
+/** The pulls in progress as one figure: the badge and the hidden tab's title show it. */
+export interface PullSummary {
+  /** Over every pulling model's bytes; null while no size is known yet. */
+  percent: number | null
+  /** The model's name, or "3 models". */
+  what: string
+}
+
+export function summarisePulls(models: readonly ModelState[]): PullSummary | undefined {
+  const pulling = models.filter(isPulling)
+  if (pulling.length === 0) return undefined
+  const total = pulling.reduce((sum, m) => sum + (m.progress?.total ?? 0), 0)
+  const completed = pulling.reduce((sum, m) => sum + (m.progress?.completed ?? 0), 0)
+  return {
+    percent: total > 0 ? clampPercent((completed / total) * 100) : null,
+    what: pulling.length === 1 ? (pulling[0]?.name ?? '') : `${pulling.length} models`,
+  }
+}
+
 /** Status words for a model row; "loaded" adds where it runs when Ollama says. */
 export function modelStatusText(model: ModelState): string {
   switch (model.status) {

@@ -1,6 +1,7 @@
-// The Retry button's request: POST `${base}/pull` and read its Server-Sent Events to the end. The
-// overlay's rows follow the `ollama:progress`/`ollama:state` HMR events, so the stream only matters
-// for how the request ends: an `event: error` or a refused request becomes the row's message.
+// The row buttons' requests. Pull and Retry: POST `${base}/pull` and read its Server-Sent Events to
+// the end; Cancel: DELETE `${base}/pull?model=`. The overlay's rows follow the `ollama:progress` /
+// `ollama:state` HMR events, so a request only matters for how it ends: an `event: error` or a
+// refused request becomes the row's message.
 import type { Problem } from '../protocol.js'
 
 export class PullRequestError extends Error {
@@ -46,6 +47,21 @@ export async function requestPull(base: string, model: string): Promise<void> {
   }
   const problem = sseError(buffer)
   if (problem) throw new PullRequestError(problem)
+}
+
+/**
+ * Stops the model's pull, whoever started it (DELETE /pull). A pull that ended meanwhile (404) is
+ * not a failure: there is nothing left to stop.
+ */
+export async function requestCancel(base: string, model: string): Promise<void> {
+  const response = await fetch(`${pullUrl(base)}?model=${encodeURIComponent(model)}`, {
+    method: 'DELETE',
+    headers: { Accept: 'application/json' },
+  })
+  // Read to the end either way, so the connection is free for the next request.
+  const body = await response.text()
+  if (response.ok || response.status === 404) return
+  throw new PullRequestError(problemFromBody(body, response.status))
 }
 
 /** The `{ message, hint }` of an `event: error` block, if this block is one. */

@@ -182,7 +182,7 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 1px; }
 
 .error { margin-top: 4px; color: var(--red); overflow-wrap: anywhere; }
 .hint { margin-top: 2px; color: var(--fg); opacity: 0.85; overflow-wrap: anywhere; }
-.retry {
+.action {
   margin-top: 6px;
   padding: 3px 10px;
   border: 1px solid #3a3a3a;
@@ -191,8 +191,8 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 1px; }
   color: var(--fg-strong);
   font-size: 12px;
 }
-.retry:hover:not(:disabled) { border-color: var(--accent); }
-.retry:disabled { cursor: default; opacity: 0.6; }
+.action:hover:not(:disabled) { border-color: var(--accent); }
+.action:disabled { cursor: default; opacity: 0.6; }
 
 .problem {
   margin-top: 10px;

@@ -12,6 +12,7 @@ import {
   gpuLine,
   modelStatusText,
   phaseLabel,
+  summarisePulls,
 } from './overlay-format.js'
 
 type Child = Node | string
@@ -46,6 +47,10 @@ export interface CardParts {
   problemHint: HTMLDivElement
   /** The problem's action, when it has one (`restart-engine`: the GPU watchdog's Restart). */
   restart: HTMLButtonElement
+  /** The last chat's context warning (a prompt near or past num_ctx). */
+  context: HTMLDivElement
+  contextMessage: HTMLDivElement
+  contextHint: HTMLDivElement
   note: HTMLDivElement
 }
 
@@ -100,6 +105,20 @@ export function createCard(): CardParts {
     problemHint,
     restart,
   )
+  const contextMessage = h('div', { class: 'error', 'data-testid': 'context-message' })
+  const contextHint = h('div', { class: 'hint', 'data-testid': 'context-hint' })
+  const context = h(
+    'div',
+    {
+      class: 'problem',
+      part: 'context-warning',
+      'data-testid': 'context-warning',
+      'data-warning': '',
+      role: 'status',
+    },
+    contextMessage,
+    contextHint,
+  )
   const note = h('div', { class: 'note', 'data-testid': 'note' })
   const body = h(
     'div',
@@ -114,6 +133,7 @@ export function createCard(): CardParts {
     ),
     models,
     problem,
+    context,
     note,
   )
   const card = h('div', { class: 'card', part: 'card' }, header, body)
@@ -131,6 +151,9 @@ export function createCard(): CardParts {
     problemMessage,
     problemHint,
     restart,
+    context,
+    contextMessage,
+    contextHint,
     note,
   }
 }
@@ -163,6 +186,10 @@ export function renderFacts(
   parts.restart.hidden = !offered
   parts.restart.disabled = restart.restarting
   setText(parts.restart, restart.restarting ? 'Restarting…' : 'Restart')
+  const context = snapshot?.contextWarning
+  parts.context.hidden = !context
+  setText(parts.contextMessage, context?.message ?? '')
+  setText(parts.contextHint, context?.hint ?? '')
 }
 
 function renderProblem(parts: CardParts, problem: Problem | undefined, warning = false): void {
@@ -175,12 +202,8 @@ function renderProblem(parts: CardParts, problem: Problem | undefined, warning =
 
 /** What the collapsed badge adds to the phase: overall pull progress, or how many models are ready. */
 function summarise(snapshot: StateSnapshot): string {
-  const pulling = snapshot.models.filter((m) => m.status === 'pulling')
-  if (pulling.length > 0) {
-    const total = pulling.reduce((sum, m) => sum + (m.progress?.total ?? 0), 0)
-    const completed = pulling.reduce((sum, m) => sum + (m.progress?.completed ?? 0), 0)
-    return total > 0 ? formatPercent((completed / total) * 100) : ''
-  }
+  const pulls = summarisePulls(snapshot.models)
+  if (pulls) return pulls.percent === null ? '' : formatPercent(pulls.percent)
   const failed = snapshot.models.filter((m) => m.status === 'error').length
   if (failed > 0) return `${failed} failed`
   if (snapshot.phase !== 'ready') return ''
@@ -205,7 +228,10 @@ export interface ModelRow {
   warning: HTMLDivElement
   error: HTMLDivElement
   hint: HTMLDivElement
+  /** Pull (a missing model) or Retry (a failed one). */
   retry: HTMLButtonElement
+  /** Stops the pull in progress. */
+  cancel: HTMLButtonElement
 }
 
 export function createModelRow(name: string): ModelRow {
@@ -232,15 +258,16 @@ export function createModelRow(name: string): ModelRow {
   const warning = h('div', { class: 'hint', 'data-testid': 'warning' })
   const error = h('div', { class: 'error', 'data-testid': 'error' })
   const hint = h('div', { class: 'hint', 'data-testid': 'hint' })
-  const retry = h(
+  const retry = h('button', { type: 'button', class: 'action', 'data-testid': 'retry' }, 'Retry')
+  const cancel = h(
     'button',
     {
       type: 'button',
-      class: 'retry',
-      'data-testid': 'retry',
-      'aria-label': `Retry pulling ${name}`,
+      class: 'action',
+      'data-testid': 'cancel',
+      'aria-label': `Cancel pulling ${name}`,
     },
-    'Retry',
+    'Cancel',
   )
   const el = h(
     'li',
@@ -251,6 +278,7 @@ export function createModelRow(name: string): ModelRow {
     error,
     hint,
     retry,
+    cancel,
   )
   return {
     el,
@@ -267,13 +295,20 @@ export function createModelRow(name: string): ModelRow {
     error,
     hint,
     retry,
+    cancel,
   }
 }
 
-/** What the row shows besides the server's model state: a Retry in flight, or its failure. */
+/** What the row shows besides the server's model state: the row's own requests. */
 export interface RowExtras {
+  /** The engine is up: a missing model can be pulled and a pull cancelled from here. */
+  canPull: boolean
+  /** A Pull or Retry request of this row is in flight. */
   retrying: boolean
-  retryProblem?: Problem
+  /** Its Cancel request is in flight. */
+  cancelling: boolean
+  /** How the row's last request failed. */
+  requestProblem?: Problem
 }
 
 export function updateModelRow(row: ModelRow, model: ModelState, extras: RowExtras): void {
@@ -295,17 +330,25 @@ export function updateModelRow(row: ModelRow, model: ModelState, extras: RowExtr
   setText(row.warning, model.warning ?? '')
   row.warning.hidden = !model.warning
 
-  // A failed Retry request is news even while the server still reports the older error.
-  const problem = extras.retryProblem ?? (model.status === 'error' ? model.error : undefined)
+  // A failed request of the row is news even while the server still reports an older error.
+  const problem = extras.requestProblem ?? (model.status === 'error' ? model.error : undefined)
   const message = problem?.message ?? (model.status === 'error' ? 'Pull failed' : '')
   setText(row.error, message)
   row.error.hidden = !message
   setText(row.hint, problem?.hint ?? '')
   row.hint.hidden = !problem?.hint
 
-  row.retry.hidden = model.status !== 'error' && !extras.retryProblem
+  // Pull for a model that is missing (a cancelled pull resumes from there), Retry after a failure.
+  const fresh = model.status === 'missing' && !extras.requestProblem
+  row.retry.hidden = fresh ? !extras.canPull : model.status !== 'error' && !extras.requestProblem
   row.retry.disabled = extras.retrying
-  setText(row.retry, extras.retrying ? 'Retrying…' : 'Retry')
+  const verb = fresh ? 'Pull' : 'Retry'
+  setText(row.retry, extras.retrying ? `${verb === 'Pull' ? 'Pulling' : 'Retrying'}…` : verb)
+  row.retry.setAttribute('aria-label', fresh ? `Pull ${model.name}` : `Retry pulling ${model.name}`)
+
+  row.cancel.hidden = model.status !== 'pulling' || !extras.canPull
+  row.cancel.disabled = extras.cancelling
+  setText(row.cancel, extras.cancelling ? 'Cancelling…' : 'Cancel')
 }
 
 /** Writes only on change, so screen readers and MutationObservers are not spammed. */

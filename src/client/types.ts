@@ -22,6 +22,7 @@ export type {
   ChatTool,
   ChatToolCall,
   ClientFrame,
+  ContextWarning,
   ServerFrame,
   ToolCallEvent,
 } from '../protocol.js'

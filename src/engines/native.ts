@@ -8,6 +8,7 @@ import { isPortFree, waitForOllama } from '../ollama/probe.js'
 import { ProblemError, withLogTail } from '../problem.js'
 import type { EngineInfo } from '../protocol.js'
 import { createEngineEventHub } from './events.js'
+import { engineEnv } from './settings.js'
 import type { Driver, Engine } from './types.js'
 
 const debug = debuglog('vite-plugin-ollama')
@@ -47,6 +48,11 @@ export interface NativeEngineOptions {
   binary?: string
   /** Default environment (tuning): the process's own variables win over it. */
   env?: Record<string, string>
+  /**
+   * What the plugin's options set (`parallel`, `numCtx`): written in vite.config.ts, so it wins
+   * over a variable the shell happens to carry.
+   */
+  settings?: Record<string, string>
   readyTimeoutMs?: number
   /** Grace between SIGTERM and SIGKILL on stop. */
   stopGraceMs?: number
@@ -76,6 +82,18 @@ export function ollamaHostFor(url: string): string {
   const u = new URL(url)
   const port = u.port || (u.protocol === 'https:' ? '443' : '80')
   return `${u.hostname}:${port}`
+}
+
+/**
+ * `ollama serve`'s environment: the tuning, then the process's own variables, then what the
+ * options set, and OLLAMA_HOST from `url`.
+ */
+export function serveEnv(
+  opts: Pick<NativeEngineOptions, 'env' | 'settings'>,
+  url: string,
+  processEnv: NodeJS.ProcessEnv = process.env,
+): NodeJS.ProcessEnv {
+  return { ...opts.env, ...processEnv, ...opts.settings, OLLAMA_HOST: ollamaHostFor(url) }
 }
 
 function isLoopback(hostname: string): boolean {
@@ -117,7 +135,7 @@ export async function startNativeEngine(opts: NativeEngineOptions): Promise<Nati
 
   const lines: string[] = []
   const child = spawn(binary, ['serve'], {
-    env: { ...opts.env, ...process.env, OLLAMA_HOST: ollamaHostFor(url) },
+    env: serveEnv(opts, url),
     stdio: ['ignore', 'pipe', 'pipe'],
     windowsHide: true,
   })
@@ -253,6 +271,7 @@ export const driver: Driver = {
           binary,
           env: safeTuningEnv(ctx.gpu),
           gpuPlanned: ctx.gpu.accelerator !== 'cpu',
+          settings: engineEnv(world.options),
           signal: ctx.signal,
           reason: `started \`${binary} serve\`: ${reason}`,
         }),

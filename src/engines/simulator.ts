@@ -54,7 +54,12 @@ export const driver: Driver = {
       start: () =>
         startSimulatorEngine({
           reason,
-          simulator: { tokenDelayMs, pullBytesPerSecond, models: installed },
+          simulator: {
+            tokenDelayMs,
+            pullBytesPerSecond,
+            models: installed,
+            contextLength: options.numCtx,
+          },
         }),
     }
   },

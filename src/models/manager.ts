@@ -3,10 +3,11 @@ import { formatBytes } from '../format.js'
 import type { OllamaClient } from '../ollama/client.js'
 import { isOllamaError } from '../ollama/errors.js'
 import { ProblemError } from '../problem.js'
-import type { ModelState, Problem, PullProgressEvent } from '../protocol.js'
+import type { ModelState, Problem, PullCancelResult, PullProgressEvent } from '../protocol.js'
 import { isValidModelName } from './name.js'
 import { describePullFailure } from './problems.js'
 import { PullProgressFolder } from './progress.js'
+import { PullJob } from './pull-job.js'
 
 const debug = debuglog('vite-plugin-ollama')
 
@@ -33,22 +34,22 @@ export interface ModelManagerDeps {
   fitWarning?(model: string): string | undefined
 }
 
-interface PullJob {
-  promise: Promise<void>
-  listeners: Set<(event: PullProgressEvent | Error) => void>
-  last?: PullProgressEvent
-  controller: AbortController
-}
-
 /**
  * Knows which of the app's models are on the Ollama server, pulls the missing ones (two at a
  * time, shared between the auto pull and the routes, resumed when stalled), warms the default
  * model up, and reports where each model runs.
+ *
+ * A pull lasts while someone wants it (docs/decisions.md, "A pull lasts while someone wants it"):
+ * the plugin wants the models it pulls by itself (`autoPull`), a request the pull it reads. When
+ * the last reader of any other pull goes away, the pull is cancelled, as Ollama cancels a
+ * download whose last client left; `cancel()` stops one whoever wants it.
  */
 export class ModelManager {
   private readonly states = new Map<string, ModelState>()
   /** The app's models (`options.models`); any other state is a one-off pull's. */
   private readonly tracked = new Set<string>()
+  /** The models the plugin pulls by itself (`autoPull`): their pulls outlive their readers. */
+  private readonly held = new Set<string>()
   private readonly jobs = new Map<string, PullJob>()
   private readonly queue: Array<() => void> = []
   private running = 0
@@ -63,10 +64,19 @@ export class ModelManager {
     return this.jobs.size > 0
   }
 
-  /** Starts tracking these models (and stops tracking the others), then reads what Ollama has. */
-  async track(models: string[], signal?: AbortSignal): Promise<void> {
+  /**
+   * Starts tracking these models (and stops tracking the others), then reads what Ollama has.
+   * `autoPull`: those the plugin pulls by itself, whose pulls go on when a reader leaves.
+   */
+  async track(
+    models: string[],
+    signal?: AbortSignal,
+    autoPull: readonly string[] = [],
+  ): Promise<void> {
     this.tracked.clear()
     for (const name of models) this.tracked.add(name)
+    this.held.clear()
+    for (const name of autoPull) this.held.add(name)
     for (const name of this.states.keys())
       if (!models.includes(name) && !this.jobs.has(name)) this.states.delete(name)
     for (const name of models)
@@ -118,8 +128,8 @@ export class ModelManager {
 
   /**
    * Pulls one model and yields its folded progress. A pull already running for the model is
-   * joined, not started twice; leaving the loop (or aborting `signal`) detaches this listener
-   * but lets the download go on, since the overlay and the terminal still show it.
+   * joined, not started twice. Leaving the loop (or aborting `signal`) lets go of it: the last
+   * reader leaving cancels it, unless the plugin pulls that model by itself (see the class).
    */
   async *pull(requested: string, signal?: AbortSignal): AsyncGenerator<PullProgressEvent> {
     // The routes check names already; this keeps any other caller from creating state for a name
@@ -133,45 +143,46 @@ export class ModelManager {
     }
     const model = this.knownName(requested)
     const job = this.jobs.get(model) ?? this.startJob(model)
-    const buffer: Array<PullProgressEvent | Error> = []
-    let wake: (() => void) | undefined
-    let finished = false
-    const listener = (event: PullProgressEvent | Error) => {
-      buffer.push(event)
-      wake?.()
-    }
-    job.listeners.add(listener)
-    const onAbort = () => wake?.()
-    signal?.addEventListener('abort', onAbort)
-    job.promise.then(
-      () => {
-        finished = true
-        wake?.()
-      },
-      () => {
-        finished = true
-        wake?.()
-      },
-    )
-    try {
-      if (job.last) yield job.last
-      while (!signal?.aborted) {
-        const event = buffer.shift()
-        if (event instanceof Error) throw event
-        if (event) {
-          yield event
-          continue
-        }
-        if (finished) return
-        await new Promise<void>((resolve) => {
-          wake = resolve
-        })
-        wake = undefined
+    yield* job.read(signal, () => {
+      if (job.readers === 0 && this.jobs.get(model) === job && !this.held.has(model)) {
+        this.cancel(model)
+        this.deps.logger.info(
+          `pull of ${model} stopped: nobody waits for it any more (pulling it again resumes it)`,
+        )
       }
-    } finally {
-      job.listeners.delete(listener)
-      signal?.removeEventListener('abort', onAbort)
+    })
+  }
+
+  /**
+   * Stops a model's pull now, whoever wants it: Ollama stops the download and keeps the partial
+   * files, so the next pull resumes. The model's state is settled before this returns (back to
+   * what it was before the pull: `missing`, or `present` when it was an update), so the phase can
+   * settle at once. Undefined when no pull of that model runs.
+   */
+  cancel(requested: string): PullCancelResult | undefined {
+    const model = this.knownName(requested)
+    const job = this.jobs.get(model)
+    if (!job) return undefined
+    job.cancelled = true
+    this.jobs.delete(model)
+    job.controller.abort()
+    const state = this.states.get(model)
+    const before = job.before === 'error' ? 'missing' : job.before
+    if (state && before && (before !== 'missing' || this.tracked.has(model))) {
+      state.status = before
+      state.progress = undefined
+      state.error = undefined
+    } else if (state) {
+      this.states.delete(model)
     }
+    job.emit(
+      new ProblemError({
+        message: `The pull of '${model}' was cancelled`,
+        hint: 'Pull it again to resume from the bytes already downloaded.',
+      }),
+    )
+    this.deps.onChange()
+    return { model, status: 'cancelled', progress: job.last ?? null }
   }
 
   /** Loads a model into memory with `keep_alive`, so the first chat does not wait for it. */
@@ -231,38 +242,33 @@ export class ModelManager {
   }
 
   private startJob(model: string): PullJob {
-    const job: PullJob = {
-      listeners: new Set(),
-      controller: new AbortController(),
-      promise: Promise.resolve(),
-    }
     const state = this.states.get(model) ?? { name: model, status: 'missing' as const }
+    const job = new PullJob(this.states.has(model) ? state.status : undefined)
     this.states.set(model, state)
     state.status = 'pulling'
     state.error = undefined
     this.jobs.set(model, job)
     this.deps.onChange()
-    const emit = (event: PullProgressEvent | Error) => {
-      if (!(event instanceof Error)) {
-        job.last = event
-        state.progress = event
-        this.deps.onProgress(event)
-      }
-      for (const listener of job.listeners) listener(event)
+    const emit = (event: PullProgressEvent) => {
+      state.progress = event
+      this.deps.onProgress(event)
+      job.emit(event)
     }
-    job.promise = this.withSlot((waited) => {
-      // A one-off pull whose every client left while it waited for a slot is not worth starting.
-      if (waited && !this.tracked.has(model) && job.listeners.size === 0) job.controller.abort()
+    job.promise = this.withSlot(() => {
       job.controller.signal.throwIfAborted()
       return this.runPull(model, job, emit)
     })
       .then(
         async () => {
-          state.status = 'present'
-          state.progress = undefined
+          if (!job.cancelled) {
+            state.status = 'present'
+            state.progress = undefined
+          }
           await this.refresh().catch(() => {})
         },
         (error: Error) => {
+          // A cancel settled the state and told the readers already.
+          if (job.cancelled) throw error
           const problem =
             error.name === 'AbortError' || job.controller.signal.aborted
               ? { message: `The pull of '${model}' was cancelled` }
@@ -275,11 +281,12 @@ export class ModelManager {
           // error, and a flood of made-up names must not pile up in /status and the overlay.
           if (this.tracked.has(model)) this.fail(model, problem)
           else if (this.states.get(model) === state) this.states.delete(model)
-          emit(new ProblemError(problem))
+          job.emit(new ProblemError(problem))
           throw error
         },
       )
       .finally(() => {
+        if (this.jobs.get(model) !== job) return
         this.jobs.delete(model)
         this.deps.onChange()
       })
@@ -350,13 +357,14 @@ export class ModelManager {
     }
   }
 
-  /** Runs `task` when one of the pull slots is free; `waited` says whether it queued for one. */
-  private async withSlot<T>(task: (waited: boolean) => Promise<T>): Promise<T> {
-    const waited = this.running >= MAX_CONCURRENT_PULLS
-    if (waited) await new Promise<void>((resolve) => this.queue.push(resolve))
+  /** Runs `task` when one of the pull slots is free. */
+  private async withSlot<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= MAX_CONCURRENT_PULLS) {
+      await new Promise<void>((resolve) => this.queue.push(resolve))
+    }
     this.running++
     try {
-      return await task(waited)
+      return await task()
     } finally {
       this.running--
       this.queue.shift()?.()

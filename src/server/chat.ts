@@ -3,6 +3,7 @@ import type { OllamaClient } from '../ollama/client.js'
 import { ProblemError } from '../problem.js'
 import type { ChatMessage, ChatResult, ChatTool } from '../protocol.js'
 import { type RouteContext, unavailableProblem } from './context.js'
+import { checkContext, estimatePromptTokens } from './context-guard.js'
 
 // One chat turn against Ollama, shared by `POST /chat` (SSE or JSON) and the WebSocket: the
 // payload schema, the model default, the upstream stream and the metrics the browser sees.
@@ -49,6 +50,7 @@ export async function runChat(
 ): Promise<ChatResult> {
   const started = performance.now()
   const upstream = requireUpstream(ctx)
+  const estimate = estimatePromptTokens(turn.messages)
   const request = {
     model: turn.model,
     messages: turn.messages,
@@ -80,5 +82,16 @@ export async function runChat(
   }
   signal.throwIfAborted()
   const timing = { started, firstTokenAt, ended: performance.now(), chunks }
-  return { content, metrics: chatMetrics(turn.model, finishFromOllama(final), timing) }
+  const metrics = chatMetrics(turn.model, finishFromOllama(final), timing)
+  const numCtx = turn.options?.num_ctx
+  const warning = await checkContext(upstream, {
+    model: turn.model,
+    estimate,
+    evaluated: metrics.promptTokens,
+    requested: typeof numCtx === 'number' && Number.isFinite(numCtx) ? numCtx : undefined,
+    signal,
+  })
+  if (warning) metrics.contextWarning = warning
+  ctx.noteContext?.(turn.model, warning)
+  return { content, metrics }
 }

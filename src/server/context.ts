@@ -1,6 +1,13 @@
 import type { OllamaClient } from '../ollama/client.js'
 import type { ResolvedOptions } from '../options.js'
-import type { EngineInfo, Problem, PullProgressEvent, StateSnapshot } from '../protocol.js'
+import type {
+  ContextWarning,
+  EngineInfo,
+  Problem,
+  PullCancelResult,
+  PullProgressEvent,
+  StateSnapshot,
+} from '../protocol.js'
 
 /**
  * What the routes need from the plugin. Every member is a function so the routes always read the
@@ -29,6 +36,16 @@ export interface RouteContext {
    * once it is back, throws a `ProblemError` (409 for an Ollama the plugin did not start).
    */
   restartEngine?(): Promise<EngineInfo>
+  /**
+   * Stops a model's pull, whoever started it, and settles its state at once; undefined when no
+   * pull of that model runs.
+   */
+  cancelPull(model: string): PullCancelResult | undefined
+  /**
+   * A chat's context check, for the overlay: its warning, or undefined when its prompt fitted
+   * (which clears an earlier warning about the same model). Absent where no overlay listens.
+   */
+  noteContext?(model: string, warning: ContextWarning | undefined): void
   /**
    * Hosts allowed besides localhost names and IP addresses, as Vite's `server.allowedHosts`
    * (`true` = any host). Only the WebSocket upgrade needs it: HTTP requests already passed Vite's

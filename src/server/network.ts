@@ -10,8 +10,9 @@ import { isLoopbackAddress } from './guards.js'
 // which no header can fake.
 
 /**
- * The routes that change which models exist or restart the engine, as paths under the route base:
- * an entry ending in "/" covers everything below it.
+ * The routes that change which models exist, start or stop their downloads (`/pull`: POST and
+ * DELETE), or restart the engine, as paths under the route base, for every method: an entry
+ * ending in "/" covers everything below it.
  */
 export const MANAGEMENT_ROUTES = [
   '/api/pull',

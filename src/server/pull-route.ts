@@ -4,8 +4,8 @@ import { z } from 'zod'
 import { normalizeModelName } from '../models/name.js'
 import { modelNameSchema } from '../options.js'
 import { ProblemError, toProblem } from '../problem.js'
-import type { PullProgressEvent, PullSseEvents } from '../protocol.js'
-import { parsePayload, readJsonBody } from './body.js'
+import type { PullCancelResult, PullProgressEvent, PullSseEvents } from '../protocol.js'
+import { parsePayload, readJsonBody, sendJson } from './body.js'
 import { requireUpstream } from './chat.js'
 import type { RouteContext } from './context.js'
 import { openSse } from './sse.js'
@@ -51,6 +51,39 @@ export function createPullRoute(): (
     admit(ctx, body.model)
     return streamPullAsSse(ctx, req, res, body.model)
   }
+}
+
+/**
+ * `DELETE /pull?model=NAME`: stops that model's pull, whoever started it (docs/decisions.md, "A
+ * pull lasts while someone wants it"), and answers once the model's state and the phase are
+ * settled, so a `GET /status` right after shows the model `missing` again.
+ */
+export function cancelPullRoute(ctx: RouteContext, query: string, res: ServerResponse): void {
+  const raw = new URLSearchParams(query).get('model')
+  if (raw === null) {
+    throw new ProblemError({
+      status: 400,
+      message: 'No model to cancel: the query has no "model"',
+      hint: `Name the model in the query: DELETE ${ctx.base}/pull?model=llama3.2`,
+    })
+  }
+  const parsed = modelNameSchema.safeParse(raw)
+  if (!parsed.success) {
+    throw new ProblemError({
+      status: 400,
+      message: `Invalid query: model: ${parsed.error.issues[0]?.message ?? 'not a model name'}`,
+    })
+  }
+  const model = parsed.data
+  const cancelled = ctx.cancelPull(model)
+  if (!cancelled) {
+    throw new ProblemError({
+      status: 404,
+      message: `No pull of '${model}' is running`,
+      hint: `It may have just finished or failed: see GET ${ctx.base}/status.`,
+    })
+  }
+  sendJson(res, 200, cancelled satisfies PullCancelResult)
 }
 
 /** `POST /pull` as SSE: `progress` (PullProgressEvent) while it runs, then `done` or `error`. */

@@ -9,11 +9,12 @@ import { ollamaEngineRestartMiddleware } from './engine-route.js'
 import { assertOwnOrigin, isUnsafeMethod, methodNotAllowed } from './guards.js'
 import { networkRefusal } from './network.js'
 import { createOllamaProxy } from './proxy.js'
-import { createPullRoute } from './pull-route.js'
+import { cancelPullRoute, createPullRoute } from './pull-route.js'
 
 /**
  * The plugin's HTTP routes under `ctx.base`, as one named middleware: `GET /status`, the
- * transparent proxy `/api/*` and `/v1/*`, `POST /chat`, `POST /pull`, `POST /engine/restart`. Anything else under the base
+ * transparent proxy `/api/*` and `/v1/*`, `POST /chat`, `POST /pull`, `DELETE /pull?model=`,
+ * `POST /engine/restart`. Anything else under the base
  * is a JSON 404; requests outside it go to `next()`. Mounted as a pre-middleware, so it sees the
  * URL with Vite's `base` still on and runs after Vite's host check and CORS (Vite >= 7; see
  * docs/decisions.md, "Where our middleware sits").
@@ -53,7 +54,8 @@ export function ollamaRoutes(ctx: RouteContext): Connect.NextHandleFunction {
       }
       return
     }
-    handleOwnRoute(routes, ctx, req, res, path).catch((err) => refuse(ctx, req, res, err))
+    const search = query === -1 ? '' : rest.slice(query + 1)
+    handleOwnRoute(routes, ctx, req, res, path, search).catch((err) => refuse(ctx, req, res, err))
   }
 }
 
@@ -68,6 +70,7 @@ async function handleOwnRoute(
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
+  query: string,
 ): Promise<void> {
   switch (path) {
     case '/status':
@@ -78,7 +81,8 @@ async function handleOwnRoute(
       allowMethods(req, ['POST'])
       return ollamaChatMiddleware(ctx, req, res)
     case '/pull':
-      allowMethods(req, ['POST'])
+      allowMethods(req, ['POST', 'DELETE'])
+      if (req.method === 'DELETE') return cancelPullRoute(ctx, query, res)
       return routes.pull(ctx, req, res)
     case '/engine/restart':
       allowMethods(req, ['POST'])
@@ -95,7 +99,7 @@ async function handleOwnRoute(
       throw new ProblemError({
         status: 404,
         message: `No route ${req.method ?? 'GET'} ${ctx.base}${path}`,
-        hint: `vite-plugin-ollama serves ${ctx.base}/status, /api/*, /v1/*, POST /chat, POST /pull, POST /engine/restart and WS /ws.`,
+        hint: `vite-plugin-ollama serves ${ctx.base}/status, /api/*, /v1/*, POST /chat, POST and DELETE /pull, POST /engine/restart and WS /ws.`,
       })
   }
 }

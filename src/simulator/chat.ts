@@ -243,10 +243,9 @@ export async function handleGeneration(
   if (kind === 'generate' && body.raw !== true) {
     final.context = contextOf(prompt.prompt, plan)
   }
-  Object.assign(
-    final,
-    timing.metrics(prompt.promptTokens, plan.thinking.length + plan.content.length),
-  )
+  // A prompt longer than num_ctx is cut to fit, without an error: Ollama counts what it kept.
+  const evaluated = Math.min(prompt.promptTokens, ctx.registry.numCtx(p.model))
+  Object.assign(final, timing.metrics(evaluated, plan.thinking.length + plan.content.length))
   if (streaming) res.end(`${goStringify(final)}\n`)
   else sendJson(res, 200, final)
 }

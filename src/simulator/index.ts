@@ -92,6 +92,13 @@ export interface SimulatorOptions {
    * installed at start, a completed pull writes its manifest there and a delete removes it.
    */
   modelStore?: string
+  /**
+   * The context window (`num_ctx`) of a model loaded by a request that sets none, as Ollama's
+   * `OLLAMA_CONTEXT_LENGTH`; never more than the model was trained for. A longer prompt is cut to
+   * it, and `prompt_eval_count` counts what was kept.
+   * @default 4096
+   */
+  contextLength?: number
   /** Extra CORS origins, as `OLLAMA_ORIGINS` (`['*']` allows every origin). @default [] */
   origins?: string[]
   /**
@@ -161,7 +168,11 @@ const LIVE_KEYS = [
 /** Starts an Ollama-compatible server; resolves once it listens. */
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
   const dmr = opts.flavor === 'dmr'
-  const registry = new ModelRegistry(opts.catalog, dmr ? dmrModelName : normalizeModelName)
+  const registry = new ModelRegistry(
+    opts.catalog,
+    dmr ? dmrModelName : normalizeModelName,
+    opts.contextLength,
+  )
   const store = opts.modelStore ? openModelStore(opts.modelStore) : undefined
   for (const name of store?.models() ?? []) registry.install(name)
   for (const raw of opts.models ?? []) {

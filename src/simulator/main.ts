@@ -5,9 +5,10 @@
 //
 // Environment: OLLAMA_HOST ("0.0.0.0:11434"; default 127.0.0.1:11434), OLLAMA_ORIGINS,
 // OLLAMA_MODELS (a model store on disk; unlike Ollama, none when unset, so a test never touches
-// the real ~/.ollama), SIM_MODELS (comma list, installed at start), SIM_GPU=1 (models report
-// `size_vram` and the log says library=CUDA), SIM_TOKEN_DELAY_MS, SIM_EXIT_AFTER_TOKENS,
-// SIM_FAIL_AFTER_TOKENS, SIM_FIRST_BYTE_DELAY_MS, SIM_PULL_BYTES_PER_SECOND.
+// the real ~/.ollama), OLLAMA_CONTEXT_LENGTH (the default num_ctx), SIM_MODELS (comma list,
+// installed at start), SIM_GPU=1 (models report `size_vram` and the log says library=CUDA),
+// SIM_TOKEN_DELAY_MS, SIM_EXIT_AFTER_TOKENS, SIM_FAIL_AFTER_TOKENS, SIM_FIRST_BYTE_DELAY_MS,
+// SIM_PULL_BYTES_PER_SECOND. Like Ollama, it prints the OLLAMA_* settings in its first line.
 
 import { freemem, totalmem } from 'node:os'
 import { SIMULATED_VERSION, type SimulatorOptions, startSimulator } from './index.js'
@@ -74,14 +75,18 @@ async function main(): Promise<void> {
     ['failAfterTokens', 'SIM_FAIL_AFTER_TOKENS'],
     ['firstByteDelayMs', 'SIM_FIRST_BYTE_DELAY_MS'],
     ['pullBytesPerSecond', 'SIM_PULL_BYTES_PER_SECOND'],
+    ['contextLength', 'OLLAMA_CONTEXT_LENGTH'],
   ]
   for (const [key, env] of settings) {
     const value = intEnv(env)
     if (value !== undefined) (options as Record<string, unknown>)[key] = value
   }
+  // Ollama prints every setting in its first line; these are the ones the plugin sets.
+  const context = process.env.OLLAMA_CONTEXT_LENGTH ?? '0'
+  const parallel = process.env.OLLAMA_NUM_PARALLEL ?? '1'
   slog(
     'server config',
-    `env="map[OLLAMA_HOST:http://${host}:${port} OLLAMA_MODELS:${options.modelStore ?? ''} OLLAMA_ORIGINS:[${origins.join(' ')}] SIM_MODELS:${models.join(',')}]"`,
+    `env="map[OLLAMA_CONTEXT_LENGTH:${context} OLLAMA_HOST:http://${host}:${port} OLLAMA_MODELS:${options.modelStore ?? ''} OLLAMA_NUM_PARALLEL:${parallel} OLLAMA_ORIGINS:[${origins.join(' ')}] SIM_MODELS:${models.join(',')}]"`,
   )
   const sim = await startSimulator(options)
   const shown = host === '0.0.0.0' ? '[::]' : host

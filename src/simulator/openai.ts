@@ -186,6 +186,8 @@ async function completion(
   }
   timing.markEnd()
   const completionTokens = plan.thinking.length + plan.content.length
+  // As the native chat: a prompt past num_ctx is cut, and counts as what was kept.
+  promptTokens = Math.min(promptTokens, ctx.registry.numCtx(model))
   const usage = {
     prompt_tokens: promptTokens,
     completion_tokens: completionTokens,

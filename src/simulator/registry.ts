@@ -26,7 +26,10 @@ export interface LoadedModel {
 
 /** Default `keep_alive` (OLLAMA_KEEP_ALIVE unset): five minutes. */
 export const DEFAULT_KEEP_ALIVE_NS = 300_000_000_000n
-/** Default `num_ctx` on a machine with little VRAM, which the simulator pretends to be. */
+/**
+ * Default `num_ctx` on a machine with little VRAM, which the simulator pretends to be (Ollama's
+ * `OLLAMA_CONTEXT_LENGTH` unset: 4096 below 23 GiB of VRAM).
+ */
 export const DEFAULT_NUM_CTX = 4096
 
 export class ModelRegistry {
@@ -36,6 +39,9 @@ export class ModelRegistry {
   /** Bytes held per blob digest; equal to the layer size once complete. */
   readonly blobs = new Map<string, number>()
 
+  /** The `num_ctx` a request that sets none gets (OLLAMA_CONTEXT_LENGTH; 0 = Ollama's default). */
+  private readonly defaultNumCtx: number
+
   /**
    * `normalize` spells a requested name the way the store files it: Ollama's rule by default,
    * Docker Model Runner's for that flavor (every catalog model then also under its `ai/` name).
@@ -43,7 +49,9 @@ export class ModelRegistry {
   constructor(
     extension: CatalogExtension = {},
     readonly normalize: (raw: string) => string | null = normalizeModelName,
+    defaultNumCtx = 0,
   ) {
+    this.defaultNumCtx = defaultNumCtx > 0 ? defaultNumCtx : DEFAULT_NUM_CTX
     this.catalog = builtinCatalog()
     if (normalize !== normalizeModelName) {
       for (const model of [...this.catalog.values()]) {
@@ -110,8 +118,12 @@ export class ModelRegistry {
     const wasLoaded = existing !== undefined && existing.expiresNs > now
     // keep_alive sticks to the loaded runner until a request sets another one.
     const keepAlive = keepAliveNs ?? existing?.keepAliveNs ?? DEFAULT_KEEP_ALIVE_NS
-    const contextLength =
-      numCtx && numCtx > 0 ? numCtx : (existing?.contextLength ?? DEFAULT_NUM_CTX)
+    // Each request runs with its own num_ctx or the default (Ollama reloads a runner whose
+    // window differs), never with more context than the model was trained for.
+    const contextLength = Math.min(
+      numCtx && numCtx > 0 ? numCtx : this.defaultNumCtx,
+      model.spec.contextLength,
+    )
     const kvBytes = contextLength * model.spec.embeddingLength * 2 * 2 * 4
     this.loaded.set(key, {
       model,
@@ -121,6 +133,15 @@ export class ModelRegistry {
       memoryBytes: model.size + kvBytes + 256 * 1024 * 1024,
     })
     return wasLoaded
+  }
+
+  /**
+   * The context window a loaded model runs with (`/api/ps` `context_length`): what Ollama cuts a
+   * longer prompt down to.
+   */
+  numCtx(model: InstalledModel): number {
+    const entry = this.loaded.get(modelKey(model.name))
+    return entry?.contextLength ?? Math.min(this.defaultNumCtx, model.spec.contextLength)
   }
 
   isLoaded(model: InstalledModel): boolean {

@@ -32,8 +32,10 @@ export interface ContainerSpec {
 export interface SpecInput {
   options: ResolvedDockerOptions
   plan: ContainerGpuPlan
-  /** Safe tuning from src/gpu/tuning.ts, as env; `docker.env` overrides it. */
+  /** Safe tuning from src/gpu/tuning.ts, as env; the settings below override it. */
   tuningEnv: Record<string, string>
+  /** What the plugin's options set (`parallel`, `numCtx`: engines/settings.ts); `docker.env` wins. */
+  settingsEnv?: Record<string, string>
   /**
    * What of the daemon's GPU setup the plan depends on (runtimes, CDI). In the hash, so a
    * container made before the user installed the NVIDIA toolkit is recreated afterwards.
@@ -50,6 +52,7 @@ export function buildContainerSpec(input: SpecInput): ContainerSpec {
   const image = options.image === DEFAULT_IMAGE && plan.image ? plan.image : options.image
   const env: Record<string, string> = {
     ...input.tuningEnv,
+    ...input.settingsEnv,
     ...plan.env,
     ...options.env,
     // Ollama must look where the store is mounted, whatever docker.env says.

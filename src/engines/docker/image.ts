@@ -3,13 +3,17 @@ import type Docker from 'dockerode'
 import { formatBytes } from '../../format.js'
 import { errorMessage, ProblemError } from '../../problem.js'
 import { dockerMessage, isNotFound } from './errors.js'
+import { describeImageDownload, type ImageDownload, imageDownloadSize } from './registry.js'
 
 const debug = debuglog('vite-plugin-ollama')
 
 export interface EnsureImageOptions {
   policy: 'missing' | 'always' | 'never'
   signal?: AbortSignal
-  /** One line now and then while pulling ("pulling ollama/ollama:latest: 41% of 1.9 GB"). */
+  /**
+   * Lines about the pull: its size before it starts ("pulling ollama/ollama:latest: 2.1 GB to
+   * download…"), then one now and then ("pulling ollama/ollama:latest: 41% of 1.9 GB").
+   */
   onProgress?: (message: string) => void
   /** Downloaded and total bytes over all layers, on every progress event; `done` at the end. */
   onBytes?: (completed: number, total: number, done?: boolean) => void
@@ -56,7 +60,14 @@ export async function ensureImage(
     })
   }
   try {
-    await pullImage(docker, image, opts)
+    // A first pull is gigabytes: say how many before it starts. A re-pull of an image we have
+    // (pullImage: 'always') mostly finds its layers there already.
+    let size: ImageDownload | undefined
+    if (!present) {
+      size = await imageDownloadSize(image, { signal: opts.signal })
+      opts.onProgress?.(describeImageDownload(image, size))
+    }
+    await pullImage(docker, image, opts, size)
   } catch (err) {
     if (present) {
       opts.onWarning?.(`could not re-pull ${image} (${errorMessage(err)}); using the local copy`)
@@ -69,11 +80,22 @@ export async function ensureImage(
 /**
  * Pulls with progress. dockerode's pull resolves when the stream starts and followProgress
  * reports success even when a line carries `{"error": …}` (apocas/dockerode#639), so every
- * event is checked here.
+ * event is checked here. With the registry's layer list (`size`), the total is known from the
+ * first event rather than growing layer by layer; the daemon names each layer by the first 12
+ * hex digits of its digest, and one it has already ("Already exists") is not counted.
  */
-async function pullImage(docker: Docker, image: string, opts: EnsureImageOptions): Promise<void> {
-  const stream = (await docker.pull(image, { abortSignal: opts.signal })) as NodeJS.ReadableStream
+async function pullImage(
+  docker: Docker,
+  image: string,
+  opts: EnsureImageOptions,
+  size: ImageDownload | undefined,
+): Promise<void> {
   const layers = new Map<string, { current: number; total: number }>()
+  for (const layer of size?.layers ?? []) {
+    layers.set(layer.digest.replace(/^sha256:/, '').slice(0, 12), { current: 0, total: layer.size })
+  }
+  if (size) opts.onBytes?.(0, size.bytes)
+  const stream = (await docker.pull(image, { abortSignal: opts.signal })) as NodeJS.ReadableStream
   let lastReport = 0
   await new Promise<void>((resolve, reject) => {
     let failure: string | undefined
@@ -96,6 +118,8 @@ async function pullImage(docker: Docker, image: string, opts: EnsureImageOptions
         } else if (event.id && event.status === 'Download complete') {
           const layer = layers.get(event.id)
           if (layer) layer.current = layer.total
+        } else if (event.id && event.status === 'Already exists') {
+          layers.delete(event.id)
         }
         if (!layers.size) return
         let current = 0

@@ -5,6 +5,7 @@ import { safeTuningEnv } from '../../gpu/tuning.js'
 import { waitForOllama } from '../../ollama/probe.js'
 import type { ResolvedDockerOptions } from '../../options.js'
 import { errorMessage, ProblemError } from '../../problem.js'
+import { engineEnv } from '../settings.js'
 import type { Driver, Engine, EngineLogger, StartContext, World } from '../types.js'
 import { connectDocker, type DockerAttempt, type DockerConnection } from './connect.js'
 import {
@@ -26,6 +27,8 @@ const debug = debuglog('vite-plugin-ollama')
 
 export interface DockerEngineOptions {
   docker: ResolvedDockerOptions
+  /** The container environment the plugin's own options set (`parallel`, `numCtx`). */
+  settingsEnv?: Record<string, string>
   gpu: GpuReport
   /** An engine already found (the resolver found it while deciding); else one is looked for. */
   connection?: DockerConnection
@@ -88,6 +91,7 @@ export async function startDockerEngine(opts: DockerEngineOptions): Promise<Dock
     options,
     plan,
     tuningEnv: safeTuningEnv(opts.gpu),
+    settingsEnv: opts.settingsEnv,
     daemonKey: daemonGpuKey(conn),
     hostModels: store,
   })
@@ -198,6 +202,7 @@ function startWith(
   return (ctx) =>
     startDockerEngine({
       docker: world.options.docker,
+      settingsEnv: engineEnv(world.options),
       gpu: ctx.gpu,
       connection,
       logger: ctx.logger,
