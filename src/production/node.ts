@@ -46,6 +46,9 @@ export interface NodeHandlerOptions {
   env?: RuntimeEnv
 }
 
+/** The longest a response writes without letting the event loop turn. */
+const TURN_MS = 4
+
 export type NodeMiddleware = (
   req: NodeRequest,
   res: NodeResponse,
@@ -164,6 +167,9 @@ async function writeResponse(response: Response, res: NodeResponse): Promise<voi
   // Headers now: an event stream's client resolves its fetch before the first token.
   res.flushHeaders()
   const reader = response.body.getReader()
+  let lastTurn = performance.now()
+  // The first chunks (the opening comment, the first tokens) leave at once; then a turn every TURN_MS.
+  let chunks = 0
   const onClose = () => void reader.cancel().catch(() => {})
   res.once('close', onClose)
   try {
@@ -172,6 +178,13 @@ async function writeResponse(response: Response, res: NodeResponse): Promise<voi
       if (done) break
       if (res.destroyed) return
       if (!res.write(value)) await drained(res)
+      else if (chunks++ < 2 || performance.now() - lastTurn > TURN_MS) {
+        // A body whose chunks are already buffered upstream resolves read after read in one
+        // microtask chain: without a turn of the event loop now and then, nothing else on this
+        // server runs (other clients' requests, this socket's own flush) until the answer ends.
+        await new Promise((resolve) => setImmediate(resolve))
+        lastTurn = performance.now()
+      }
     }
     res.end()
   } catch {
