@@ -4,7 +4,8 @@
 // completion's stream back as Ollama's chat chunks, so the routes and the WebSocket read a DMR
 // answer exactly as they read Ollama's.
 
-import type { ChatRequest, Message } from '../../ollama/requests.js'
+import { toOpenAiMessages } from '../../chat/openai-messages.js'
+import type { ChatRequest } from '../../ollama/requests.js'
 import type { ChatResponse, ToolCall } from '../../ollama/schemas.js'
 
 type Json = Record<string, unknown>
@@ -27,7 +28,7 @@ const OPTION_NAMES: Record<string, string> = {
 export function openAiChatBody(req: ChatRequest, dmrModel: string): Json {
   const body: Json = {
     model: dmrModel,
-    messages: openAiMessages(req.messages ?? []),
+    messages: toOpenAiMessages(req.messages ?? []),
     stream: true,
     // The usage chunk carries the token counts the final Ollama chunk reports.
     stream_options: { include_usage: true },
@@ -54,58 +55,6 @@ export function openAiChatBody(req: ChatRequest, dmrModel: string): Json {
     body.chat_template_kwargs = { enable_thinking: true }
   }
   return body
-}
-
-/**
- * Ollama messages as OpenAI's: base64 images become data-URL parts, an assistant's tool calls get
- * ids (Ollama's have none), and each tool answer takes the id of the call it answers, in order.
- */
-function openAiMessages(messages: Message[]): Json[] {
-  const pendingCalls: string[] = []
-  return messages.map((message, m) => {
-    const out: Json = { role: message.role, content: message.content }
-    if (message.images?.length) {
-      out.content = [
-        ...(message.content ? [{ type: 'text', text: message.content }] : []),
-        ...message.images.map((image) => ({
-          type: 'image_url',
-          image_url: { url: dataUrl(image) },
-        })),
-      ]
-    }
-    if (message.tool_calls?.length) {
-      out.tool_calls = message.tool_calls.map((call, c) => {
-        const id = call.id ?? `call_${m}_${c}`
-        pendingCalls.push(id)
-        return {
-          id,
-          type: 'function',
-          function: {
-            name: call.function.name,
-            arguments: JSON.stringify(call.function.arguments),
-          },
-        }
-      })
-    }
-    if (message.role === 'tool') {
-      out.tool_call_id = message.tool_call_id ?? pendingCalls.shift() ?? `call_${m}`
-    }
-    return out
-  })
-}
-
-/** A raw base64 image as a data URL, its type sniffed from the first bytes (JPEG by default). */
-function dataUrl(image: string): string {
-  const data = image.trim()
-  if (/^(data:|https?:)/.test(data)) return data
-  const type = data.startsWith('iVBOR')
-    ? 'image/png'
-    : data.startsWith('R0lG')
-      ? 'image/gif'
-      : data.startsWith('UklGR')
-        ? 'image/webp'
-        : 'image/jpeg'
-  return `data:${type};base64,${data}`
 }
 
 /** One streamed tool call being put together from its fragments. */

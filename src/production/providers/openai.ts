@@ -1,6 +1,6 @@
 import type { Finish } from '../../chat/metrics.js'
+import { toOpenAiMessages } from '../../chat/openai-messages.js'
 import type { ChatPart } from '../../chat/parts.js'
-import type { ChatMessage } from '../../protocol.js'
 import { lineBatches } from '../lines.js'
 import { cappedTokens, type ProviderKind, UpstreamError } from './types.js'
 
@@ -128,62 +128,6 @@ export const openaiKind: ProviderKind = {
 
   // `baseURL` already ends where `/v1` does (`https://api.openai.com/v1`, `…/openai/v1`).
   passthroughPath: (path) => (path.startsWith('/v1/') ? path.slice(3) : null),
-}
-
-/** Ollama's message shape as OpenAI's: images become data URLs, tool arguments JSON strings. */
-function toOpenAiMessages(messages: ChatMessage[]): Record<string, unknown>[] {
-  const callIds = new Map<string, string>()
-  return messages.map((message, m) => {
-    if (message.role === 'assistant' && message.tool_calls?.length) {
-      return {
-        role: 'assistant',
-        content: message.content || null,
-        tool_calls: message.tool_calls.map((call, i) => {
-          const id = call.id ?? `call_${m}_${i}`
-          callIds.set(call.function.name, id)
-          return {
-            id,
-            type: 'function',
-            function: {
-              name: call.function.name,
-              arguments: JSON.stringify(call.function.arguments),
-            },
-          }
-        }),
-      }
-    }
-    if (message.role === 'tool') {
-      const id =
-        message.tool_call_id ?? (message.tool_name ? callIds.get(message.tool_name) : undefined)
-      return { role: 'tool', content: message.content, ...(id ? { tool_call_id: id } : {}) }
-    }
-    if (message.images?.length) {
-      return {
-        role: message.role,
-        content: [
-          ...(message.content ? [{ type: 'text', text: message.content }] : []),
-          ...message.images.map((image) => ({
-            type: 'image_url',
-            image_url: { url: dataUrl(image) },
-          })),
-        ],
-      }
-    }
-    return { role: message.role, content: message.content }
-  })
-}
-
-/** Ollama takes bare base64; OpenAI wants a data URL, whose type the first bytes tell. */
-function dataUrl(image: string): string {
-  if (image.startsWith('data:')) return image
-  const type = image.startsWith('iVBOR')
-    ? 'image/png'
-    : image.startsWith('R0lG')
-      ? 'image/gif'
-      : image.startsWith('UklGR')
-        ? 'image/webp'
-        : 'image/jpeg'
-  return `data:${type};base64,${image}`
 }
 
 function parseData(data: string): Record<string, unknown> {
