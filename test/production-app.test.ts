@@ -11,11 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import ollama from '../src/index.js'
 import { type Simulator, startSimulator } from '../src/simulator/index.js'
 import {
-  type AppServer,
   abortLatency,
   prodApp,
   readTree,
   repo,
+  type ServerProcess,
   startAppServer,
 } from './helpers/prod.js'
 import { browserSuiteName, launchChromium, skipBrowser } from './overlay-harness.js'
@@ -102,7 +102,7 @@ describe('vite build', () => {
 })
 
 describe('the built app on its own Node server (toNodeHandler)', () => {
-  let server: AppServer
+  let server: ServerProcess
   beforeAll(async () => {
     server = await startAppServer(providerEnv(true))
   })

@@ -1,12 +1,11 @@
 // The production handler runs unchanged outside Node: Deno, installed from npm (the `deno`
 // package ships the binary), imports the built `vite-plugin-ollama/server` and streams a chat
 // from the simulator; a client that goes away aborts the upstream request there too.
-import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Simulator, startSimulator } from '../src/simulator/index.js'
-import { abortLatency, repo } from './helpers/prod.js'
+import { abortLatency, repo, type ServerProcess, spawnServer } from './helpers/prod.js'
 
 const deno = path.join(repo, 'node_modules/.bin/deno')
 const skip = !existsSync(deno) && !process.env.CI
@@ -15,12 +14,12 @@ describe.skipIf(skip)(
   `${skip ? '[skipped: deno is not installed; npm ci installs it] ' : ''}the handler on Deno`,
   () => {
     let sim: Simulator
-    let child: ChildProcess
+    let server: ServerProcess
     let url: string
 
     beforeAll(async () => {
       sim = await startSimulator({ models: ['llama3.2'], tokenDelayMs: 2 })
-      child = spawn(
+      server = await spawnServer(
         deno,
         [
           'run',
@@ -30,27 +29,14 @@ describe.skipIf(skip)(
           path.join(repo, 'test/fixtures/deno-server.ts'),
           sim.url,
         ],
-        {
-          env: { ...process.env, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
+        { DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' },
+        /listening on (\S+)/,
       )
-      let stderr = ''
-      child.stderr?.on('data', (d) => {
-        stderr += String(d)
-      })
-      const port = await new Promise<string>((resolve, reject) => {
-        child.stdout?.on('data', (d) => {
-          const m = /listening (\d+)/.exec(String(d))
-          if (m) resolve(m[1] as string)
-        })
-        child.once('exit', (code) => reject(new Error(`deno exited with ${code}: ${stderr}`)))
-      })
-      url = `http://127.0.0.1:${port}/__ollama`
+      url = `${server.url}/__ollama`
     }, 60_000)
 
     afterAll(async () => {
-      child?.kill()
+      await server?.close()
       await sim?.close()
     })
 

@@ -20,16 +20,24 @@ export function readTree(dir: string): { file: string; text: string }[] {
   return out
 }
 
-export interface AppServer {
+export interface ServerProcess {
   url: string
   /** Everything the server wrote to stderr so far. */
   stderr(): string
   close(): Promise<void>
 }
 
-/** `node server.mjs 0` of the fixture app (the README's Node recipe), with `env` added. */
-export async function startAppServer(env: Record<string, string | undefined>): Promise<AppServer> {
-  const child: ChildProcess = spawn(process.execPath, [path.join(prodApp, 'server.mjs'), '0'], {
+/**
+ * A server in a child process: resolves once its stdout says where it listens (`listening` must
+ * capture the address), or rejects with its stderr when it exits first.
+ */
+export async function spawnServer(
+  command: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+  listening: RegExp,
+): Promise<ServerProcess> {
+  const child: ChildProcess = spawn(command, args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -39,10 +47,10 @@ export async function startAppServer(env: Record<string, string | undefined>): P
   })
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout?.on('data', (d) => {
-      const m = /listening on (\S+)/.exec(String(d))
+      const m = listening.exec(String(d))
       if (m) resolve(m[1] as string)
     })
-    child.once('exit', (code) => reject(new Error(`server.mjs exited with ${code}: ${stderr}`)))
+    child.once('exit', (code) => reject(new Error(`${command} exited with ${code}: ${stderr}`)))
   })
   return {
     url,
@@ -56,20 +64,38 @@ export async function startAppServer(env: Record<string, string | undefined>): P
   }
 }
 
+/** `node server.mjs 0` of the fixture app (the README's Node recipe), with `env` added. */
+export function startAppServer(env: Record<string, string | undefined>): Promise<ServerProcess> {
+  return spawnServer(
+    process.execPath,
+    [path.join(prodApp, 'server.mjs'), '0'],
+    env,
+    /listening on (\S+)/,
+  )
+}
+
 /**
- * Starts a long chat stream at `url` (a `/chat` route), reads its first token, aborts, and
- * resolves with the milliseconds until the simulator saw the stream cancelled.
+ * Milliseconds from a client abort to the simulator seeing its stream cancelled, through the
+ * route at `url`: the median of three, after one that warms the server's code paths up (a cold
+ * first run measures the JIT, not the abort).
  */
-export async function abortLatency(
-  sim: Simulator,
-  url: string,
-  model = 'llama3.2',
-): Promise<number> {
+export async function abortLatency(sim: Simulator, url: string): Promise<number> {
+  await oneAbort(sim, url)
+  const runs = [await oneAbort(sim, url), await oneAbort(sim, url), await oneAbort(sim, url)]
+  return runs.sort((a, b) => a - b)[1] as number
+}
+
+/** Starts a long chat stream, reads its first token, aborts, and times the cancellation upstream. */
+async function oneAbort(sim: Simulator, url: string): Promise<number> {
   const abort = new AbortController()
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ model, prompt: 'a long one', options: { num_predict: 5000 } }),
+    body: JSON.stringify({
+      model: 'llama3.2',
+      prompt: 'a long one',
+      options: { num_predict: 5000 },
+    }),
     signal: abort.signal,
   })
   const reader = (response.body as ReadableStream<Uint8Array>).getReader()
