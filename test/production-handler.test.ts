@@ -151,6 +151,26 @@ describe('requests the handler refuses', () => {
     expect((await fetch(`${url}/chat`)).status).toBe(405)
   })
 
+  it('answers a chunked body past the limit 413, closes that connection, and keeps serving', async () => {
+    const { request } = await import('node:http')
+    const status = await new Promise<{ code?: number; connection?: string }>((resolve, reject) => {
+      const req = request(
+        `${url}/chat`,
+        { method: 'POST', headers: { 'Content-Type': 'application/json' } },
+        (res) => {
+          res.resume()
+          resolve({ code: res.statusCode, connection: res.headers.connection })
+        },
+      )
+      req.on('error', reject)
+      // No Content-Length: the handler finds out while reading, mid-body.
+      for (let i = 0; i < 64; i++) req.write('x'.repeat(16384))
+      req.end()
+    })
+    expect(status).toEqual({ code: 413, connection: 'close' })
+    expect((await fetch(`${url}/status`)).status).toBe(200)
+  })
+
   it('serves raw /api and /v1 only when passthrough is on, and never pulls or opens sockets', async () => {
     expect((await fetch(`${url}/v1/models`)).status).toBe(404)
     expect((await fetch(`${url}/api/tags`)).status).toBe(404)

@@ -130,22 +130,35 @@ function toRequest(req: NodeRequest, path: string, signal: AbortSignal): Request
   } as RequestInit)
 }
 
-/** The request body as a Web stream that reads from Node only as fast as it is consumed. */
+/**
+ * The request body as a Web stream that reads from Node only as fast as it is consumed. Once the
+ * handler stops reading (a body over the limit), the rest is discarded: Node keeps emitting
+ * `data`, and enqueuing into a cancelled stream throws.
+ */
 function bodyStream(req: NodeRequest): ReadableStream<Uint8Array> {
+  let open = true
   return new ReadableStream<Uint8Array>(
     {
       start(controller) {
         req.on('data', (chunk) => {
+          if (!open) return
           controller.enqueue(new Uint8Array(chunk))
           if ((controller.desiredSize ?? 0) <= 0) req.pause()
         })
-        req.on('end', () => controller.close())
-        req.on('error', (error) => controller.error(error))
+        req.on('end', () => {
+          if (open) controller.close()
+          open = false
+        })
+        req.on('error', (error) => {
+          if (open) controller.error(error)
+          open = false
+        })
       },
       pull() {
         req.resume()
       },
       cancel() {
+        open = false
         req.resume()
       },
     },
@@ -155,6 +168,9 @@ function bodyStream(req: NodeRequest): ReadableStream<Uint8Array> {
 
 async function writeResponse(response: Response, res: NodeResponse): Promise<void> {
   res.statusCode = response.status
+  // A body refused for its size or its pace was not read to the end: the rest must not be taken
+  // for the next request on this connection.
+  if (response.status === 413 || response.status === 408) res.setHeader('Connection', 'close')
   const cookies = response.headers.getSetCookie?.() ?? []
   response.headers.forEach((value, name) => {
     if (name !== 'set-cookie') res.setHeader(name, value)
