@@ -18,18 +18,22 @@ type Readiness = { ready: OllamaClient } | { waiting: ModelWaiting }
  * Whether a chat for `model` can go now, must wait, or cannot run: throws the `ProblemError`
  * that says why (the engine is down, the model's pull failed, the model is in `models` but
  * nothing pulls it). A model the plugin does not know goes to Ollama, whose 404 hint fits it.
+ * A context that cannot say when the state changes (no `watch`) cannot wait: it gets the 503.
  */
 export function modelReadiness(ctx: RouteContext, model: string): Readiness {
+  const readiness = readinessNow(ctx, model)
+  if ('waiting' in readiness && !ctx.watch) throw unavailable(ctx)
+  return readiness
+}
+
+function readinessNow(ctx: RouteContext, model: string): Readiness {
   const snapshot = ctx.snapshot()
   const { phase } = snapshot
   if (phase === 'detecting' || phase === 'starting') {
     return { waiting: { model, status: phase, percent: 0, etaSeconds: null } }
   }
   const upstream = phase === 'ready' || phase === 'pulling' ? ctx.upstream() : null
-  if (!upstream) {
-    const problem = unavailableProblem(ctx)
-    throw new ProblemError({ status: 503, message: problem.message, hint: problem.hint })
-  }
+  if (!upstream) throw unavailable(ctx)
   const key = upstream.modelKey(model)
   const state = snapshot.models.find((m) => upstream.modelKey(m.name) === key)
   switch (state?.status) {
@@ -94,10 +98,7 @@ export function waitForModel(
   const first = modelReadiness(ctx, model)
   if ('ready' in first) return Promise.resolve(first.ready)
   const watch = ctx.watch
-  if (!watch) {
-    // A context that cannot say when the state changes (none in the plugin itself) cannot wait.
-    return Promise.reject(unavailable(ctx))
-  }
+  if (!watch) return Promise.reject(unavailable(ctx))
   return new Promise<OllamaClient>((resolve, reject) => {
     let reportedAt = 0
     let last: ModelWaiting | undefined
