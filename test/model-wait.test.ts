@@ -15,13 +15,17 @@ afterEach(async () => {
 })
 
 /** The plugin adopting a simulator whose pull of MODEL (1.3 GB) takes about six seconds. */
-async function serve(sim: SimulatorOptions = {}, models = [MODEL]) {
+async function serve(
+  sim: SimulatorOptions = {},
+  models = [MODEL],
+  plugin: Parameters<typeof ollama>[0] = {},
+) {
   const simulator: Simulator = await startSimulator({ pullBytesPerSecond: 220e6, ...sim })
   cleanups.push(() => simulator.close())
   const app = makeApp()
   const { server, url } = await startVite({
     root: app.root,
-    plugins: [ollama({ engine: 'external', url: simulator.url, models, warmup: false })],
+    plugins: [ollama({ engine: 'external', url: simulator.url, models, warmup: false, ...plugin })],
   })
   cleanups.push(app.remove, () => server.close())
   return { url, base: `${url}/__ollama`, simulator }
@@ -223,5 +227,20 @@ describe('a chat waits for its model', () => {
     const problem = (await res.json()) as { error: string; hint: string }
     expect(problem.hint).toMatch(/`models`/)
     expect(problem.hint).toMatch(/pull/)
+  })
+
+  it('a model in models that nothing pulls gets a 404 that says how to pull it', async () => {
+    const { base } = await serve({}, [MODEL], { autoPull: false })
+    await waitFor(async () => (await status(base)).phase === 'ready', 30_000, 'ready')
+    const res = await fetch(`${base}/chat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ model: MODEL, prompt: 'hello' }),
+    })
+    expect(res.status).toBe(404)
+    const problem = (await res.json()) as { error: string; hint: string }
+    expect(problem.error).toContain(MODEL)
+    expect(problem.hint).toMatch(/POST \/__ollama\/pull/)
+    expect(problem.hint).not.toMatch(/add it to `models`/)
   })
 })
