@@ -144,9 +144,9 @@ declare module 'virtual:ollama' {
     tokens: number
     /** Generation speed: Ollama's `eval_count / eval_duration`, else measured by the dev server. */
     tokensPerSecond: number
-    /** From the request reaching the dev server to the first token. */
+    /** From the request reaching the dev server (or its model ready, if it waited) to the first token. */
     ttftMs: number
-    /** From the request reaching the dev server to the last token. */
+    /** From the request reaching the dev server (or its model ready, if it waited) to the last token. */
     totalMs: number
     promptTokens?: number
     /** Time Ollama spent loading the model, when it had to. */
@@ -184,6 +184,18 @@ declare module 'virtual:ollama' {
     metrics: ChatMetrics
   }
 
+  /**
+   * A chat waiting for its model (`waiting` in `POST /chat`'s events and the WebSocket's frames):
+   * `status` is the pull's stage (`pulling …`, `verifying sha256 digest`), `queued` before its
+   * pull starts, or the engine's phase (`detecting`, `starting`) while no Ollama is up yet.
+   */
+  export interface ModelWaiting {
+    model: string
+    status: string
+    percent: number
+    etaSeconds: number | null
+  }
+
   export type ChatId = string | number
 
   /**
@@ -198,6 +210,7 @@ declare module 'virtual:ollama' {
   export type ServerFrame =
     | { type: 'ready'; session: string; rooms: string[] }
     | { type: 'start'; id: ChatId; session: string; room?: string; model: string; content: string }
+    | ({ type: 'waiting'; id: ChatId; session: string; room?: string } & ModelWaiting)
     | { type: 'token'; id: ChatId; session: string; room?: string; content: string }
     | { type: 'done'; id: ChatId; session: string; room?: string; metrics: ChatMetrics }
     | {
@@ -252,6 +265,11 @@ declare module 'virtual:ollama' {
   export interface ChatStreamOptions extends ChatOptions {
     /** Called once with the metrics when the reply is complete. */
     onDone?: (metrics: ChatMetrics) => void
+    /**
+     * Called while the chat waits for its model (still pulling, or the engine starting), at most
+     * about twice a second; the reply starts once the model is ready.
+     */
+    onWaiting?: (waiting: ModelWaiting) => void
   }
 
   export interface ClientConfig {
@@ -275,6 +293,7 @@ declare module 'virtual:ollama' {
     close: { code: number; reason: string; willReconnect: boolean }
     ready: FrameOf<'ready'>
     start: FrameOf<'start'>
+    waiting: FrameOf<'waiting'>
     token: FrameOf<'token'>
     done: FrameOf<'done'>
     error: FrameOf<'error'>
@@ -300,6 +319,8 @@ declare module 'virtual:ollama' {
     onDone?: (frame: FrameOf<'done'>) => void
     onError?: (frame: FrameOf<'error'>) => void
     onStart?: (frame: FrameOf<'start'>) => void
+    /** A chat waits for its model (still pulling, or the engine starting): its progress. */
+    onWaiting?: (frame: FrameOf<'waiting'>) => void
     onMessage?: (frame: ServerFrame) => void
   }
 

@@ -5,6 +5,7 @@ import { type OllamaPluginOptions, type ResolvedOptions, resolveOptions } from '
 import { Orchestrator } from './orchestrator.js'
 import { previewPlugin } from './preview.js'
 import type { RouteContext } from './server/context.js'
+import { stateWatch } from './server/model-wait.js'
 import { exposureLine } from './server/network.js'
 import { connectOverlayEvents } from './server/overlay-events.js'
 import { ollamaRoutes } from './server/routes.js'
@@ -105,11 +106,13 @@ function devPlugin(userOptions: OllamaPluginOptions, state: PluginState): Plugin
       }
       state.active = true
       const orchestrator = claimOrchestrator(options)
+      const watch = stateWatch(orchestrator)
       const ctx: RouteContext = {
         base: routeBase,
         options: () => orchestrator.currentOptions,
         upstream: () => orchestrator.upstream(),
         snapshot: () => orchestrator.snapshot(),
+        watch,
         pull: (model, signal) => orchestrator.pull(model, signal),
         restartEngine: () => orchestrator.restartEngine(),
         cancelPull: (model) => orchestrator.cancelPull(model),

@@ -39,6 +39,8 @@ export const limits = {
   upstreamConnections: 32,
   /** A request body must arrive whole within this time. */
   bodyTimeoutMs: 30_000,
+  /** A chat waits this long for its model to finish pulling (or the engine to start), then 504. */
+  modelWaitMs: 60 * 60_000,
 } as const
 
 /** The bounds as the `limits` option takes them: any of them, as positive integers. */

@@ -154,9 +154,9 @@ export interface ChatMetrics {
   tokens: number
   /** Generation speed: Ollama's `eval_count / eval_duration`, else measured by the dev server. */
   tokensPerSecond: number
-  /** From the request reaching the dev server to the first token. */
+  /** From the request reaching the dev server (or its model ready, if it waited) to the first token. */
   ttftMs: number
-  /** From the request reaching the dev server to the last token. */
+  /** From the request reaching the dev server (or its model ready, if it waited) to the last token. */
   totalMs: number
   promptTokens?: number
   /** Time Ollama spent loading the model, when it had to. */
@@ -194,8 +194,22 @@ export interface ChatResult {
   metrics: ChatMetrics
 }
 
+/**
+ * A chat waiting for its model (`waiting` in `POST /chat`'s events and the WebSocket's frames):
+ * `status` is the pull's stage (`pulling …`, `verifying sha256 digest`), `queued` before its
+ * pull starts, or the engine's phase (`detecting`, `starting`) while no Ollama is up yet.
+ */
+export interface ModelWaiting {
+  model: string
+  status: string
+  percent: number
+  etaSeconds: number | null
+}
+
 /** The events of `POST /chat` as Server-Sent Events: name → data. */
 export interface ChatSseEvents {
+  /** The model is still pulling or the engine starting: the chat starts once it is ready. */
+  waiting: ModelWaiting
   token: { content: string }
   /** A piece of the model's reasoning (thinking models). */
   reasoning: { content: string }
@@ -237,6 +251,7 @@ export type ChatErrorCode = 'cancelled' | 'disconnected' | 'busy' | 'limit'
 export type ServerFrame =
   | { type: 'ready'; session: string; rooms: string[] }
   | { type: 'start'; id: ChatId; session: string; room?: string; model: string; content: string }
+  | ({ type: 'waiting'; id: ChatId; session: string; room?: string } & ModelWaiting)
   | { type: 'token'; id: ChatId; session: string; room?: string; content: string }
   | { type: 'done'; id: ChatId; session: string; room?: string; metrics: ChatMetrics }
   | {

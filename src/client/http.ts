@@ -7,6 +7,7 @@ import type {
   ChatResult,
   ChatStreamOptions,
   ClientConfig,
+  ModelWaiting,
   PullProgress,
   StateSnapshot,
 } from './types.js'
@@ -126,6 +127,8 @@ export async function* chatStreamWith(
   for await (const { event, data } of readSse(response.body)) {
     if (event === 'token') {
       yield (JSON.parse(data) as { content: string }).content
+    } else if (event === 'waiting') {
+      opts.onWaiting?.(JSON.parse(data) as ModelWaiting)
     } else if (event === 'done') {
       opts.onDone?.((JSON.parse(data) as { metrics: ChatMetrics }).metrics)
       return

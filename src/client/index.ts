@@ -41,6 +41,7 @@ export type {
   ClientFrame,
   ConnectOptions,
   ContextWarning,
+  ModelWaiting,
   PullProgress,
   ServerFrame,
   SocketEvents,

@@ -208,6 +208,10 @@ function announceFrame(conn: Connection, frame: ServerFrame): void {
       opts.onStart?.(frame)
       events.emit('start', frame)
       return
+    case 'waiting':
+      opts.onWaiting?.(frame)
+      events.emit('waiting', frame)
+      return
     case 'token':
       opts.onToken?.(frame)
       events.emit('token', frame)
@@ -260,6 +264,7 @@ function advanceChat(conn: Connection, frame: ServerFrame): void {
     // Not about a chat's reply.
     case 'ready':
     case 'start':
+    case 'waiting':
     case 'joined':
     case 'left':
       return

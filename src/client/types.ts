@@ -8,6 +8,7 @@ import type {
   ChatResult,
   ChatTool,
   ClientFrame,
+  ModelWaiting,
   PullProgressEvent,
   ServerFrame,
   StateSnapshot,
@@ -23,6 +24,7 @@ export type {
   ChatToolCall,
   ClientFrame,
   ContextWarning,
+  ModelWaiting,
   ServerFrame,
   ToolCallEvent,
 } from '../protocol.js'
@@ -49,6 +51,11 @@ export interface ChatOptions {
 export interface ChatStreamOptions extends ChatOptions {
   /** Called once with the metrics when the reply is complete. */
   onDone?: (metrics: ChatMetrics) => void
+  /**
+   * Called while the chat waits for its model (still pulling, or the engine starting), at most
+   * about twice a second; the reply starts once the model is ready.
+   */
+  onWaiting?: (waiting: ModelWaiting) => void
 }
 
 export interface ClientConfig {
@@ -75,6 +82,7 @@ export interface SocketEvents {
   close: { code: number; reason: string; willReconnect: boolean }
   ready: FrameOf<'ready'>
   start: FrameOf<'start'>
+  waiting: FrameOf<'waiting'>
   token: FrameOf<'token'>
   done: FrameOf<'done'>
   error: FrameOf<'error'>
@@ -100,6 +108,8 @@ export interface ConnectOptions {
   onDone?: (frame: FrameOf<'done'>) => void
   onError?: (frame: FrameOf<'error'>) => void
   onStart?: (frame: FrameOf<'start'>) => void
+  /** A chat waits for its model (still pulling, or the engine starting): its progress. */
+  onWaiting?: (frame: FrameOf<'waiting'>) => void
   onMessage?: (frame: ServerFrame) => void
 }
 

@@ -5,7 +5,7 @@ import { OllamaError } from '../ollama/errors.js'
 import { ProblemError, toProblem } from '../problem.js'
 import type { ChatSseEvents } from '../protocol.js'
 import { isHttpProblem, readJsonBody, sendError, sendJson } from './body.js'
-import { type ChatTurn, requireUpstream, resolveModel, runChat } from './chat.js'
+import { assertChatCanRun, type ChatTurn, resolveModel, runChat } from './chat.js'
 import type { RouteContext } from './context.js'
 import { openSse } from './sse.js'
 
@@ -36,21 +36,30 @@ function wantsJson(req: IncomingMessage): boolean {
   return accept.includes('application/json') && !accept.includes('text/event-stream')
 }
 
-/** `POST /chat` as SSE: `token` `{content}` per piece of text, then `done` or `error`. */
+/**
+ * `POST /chat` as SSE: `waiting` while the model pulls, `token` `{content}` per piece of text,
+ * then `done` or `error`.
+ */
 export async function streamChatAsSse(
   ctx: RouteContext,
   req: IncomingMessage,
   res: ServerResponse,
   turn: ChatTurn,
 ): Promise<void> {
-  requireUpstream(ctx)
+  assertChatCanRun(ctx, turn.model)
   const sse = openSse<ChatSseEvents>(req, res)
   try {
-    const { metrics } = await runChat(ctx, turn, sse.signal, (text) => {
-      // Serialised by hand: this runs once per token, and it is `{ content }` exactly.
-      sse.send('token', `{"content":${JSON.stringify(text)}}`)
-      return sse.backpressure()
-    })
+    const { metrics } = await runChat(
+      ctx,
+      turn,
+      sse.signal,
+      (text) => {
+        // Serialised by hand: this runs once per token, and it is `{ content }` exactly.
+        sse.send('token', `{"content":${JSON.stringify(text)}}`)
+        return sse.backpressure()
+      },
+      (waiting) => sse.send('waiting', JSON.stringify(waiting satisfies ChatSseEvents['waiting'])),
+    )
     sse.send('done', JSON.stringify({ metrics } satisfies ChatSseEvents['done']))
   } catch (err) {
     if (sse.signal.aborted) {
@@ -73,6 +82,7 @@ async function answerChatAsJson(
     if (!res.writableFinished) abort.abort(new DOMException('The client went away', 'AbortError'))
   })
   try {
+    assertChatCanRun(ctx, turn.model)
     const result = await runChat(ctx, turn, abort.signal, noop)
     sendJson(res, 200, result)
   } catch (err) {

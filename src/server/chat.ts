@@ -1,9 +1,10 @@
 import { chatMetrics, finishFromOllama } from '../chat/metrics.js'
 import type { OllamaClient } from '../ollama/client.js'
 import { ProblemError } from '../problem.js'
-import type { ChatMessage, ChatResult, ChatTool } from '../protocol.js'
+import type { ChatMessage, ChatResult, ChatTool, ModelWaiting } from '../protocol.js'
 import { type RouteContext, unavailableProblem } from './context.js'
 import { checkContext, estimatePromptTokens } from './context-guard.js'
+import { modelReadiness, waitForModel } from './model-wait.js'
 
 // One chat turn against Ollama, shared by `POST /chat` (SSE or JSON) and the WebSocket: the
 // payload schema, the model default, the upstream stream and the metrics the browser sees.
@@ -28,6 +29,15 @@ export function resolveModel(ctx: RouteContext, requested: string | undefined): 
   })
 }
 
+/**
+ * Throws, before a response starts, what a chat for `model` would fail with at once (no engine,
+ * a failed pull, a model in `models` that nothing pulls), so it gets its HTTP status; a chat that
+ * will wait passes.
+ */
+export function assertChatCanRun(ctx: RouteContext, model: string): void {
+  modelReadiness(ctx, model)
+}
+
 /** The client of the Ollama that is up, or the 503 that says why there is none. */
 export function requireUpstream(ctx: RouteContext): OllamaClient {
   const upstream = ctx.upstream()
@@ -37,19 +47,23 @@ export function requireUpstream(ctx: RouteContext): OllamaClient {
 }
 
 /**
- * Streams one turn: `onToken` gets each piece of text as Ollama sends it (return a promise to hold
- * the stream back, for backpressure). Resolves with the whole reply and its metrics; rejects with
- * an `OllamaError` (upstream), a `ProblemError` with status 503 (no engine), or the signal's reason when aborted.
- * Aborting `signal` closes the upstream request, so Ollama stops generating.
+ * Streams one turn: first waits for the model while it pulls or the engine starts (`onWaiting`
+ * hears how that goes), then `onToken` gets each piece of text as Ollama sends it (return a
+ * promise to hold the stream back, for backpressure). Resolves with the whole reply and its
+ * metrics, timed from the moment the model was ready; rejects with an `OllamaError` (upstream), a
+ * `ProblemError` (no engine, a failed pull, a wait past `limits.modelWaitMs`: model-wait.ts), or
+ * the signal's reason when aborted. Aborting `signal` closes the upstream request, so Ollama
+ * stops generating.
  */
 export async function runChat(
   ctx: RouteContext,
   turn: ChatTurn,
   signal: AbortSignal,
   onToken: (text: string) => void | Promise<void>,
+  onWaiting?: (waiting: ModelWaiting) => void,
 ): Promise<ChatResult> {
+  const upstream = await waitForModel(ctx, turn.model, signal, onWaiting)
   const started = performance.now()
-  const upstream = requireUpstream(ctx)
   const estimate = estimatePromptTokens(turn.messages)
   const request = {
     model: turn.model,

@@ -27,6 +27,11 @@ export interface RouteContext {
   /** The state snapshot, as `GET /status` and the overlay show it. */
   snapshot(): StateSnapshot
   /**
+   * Calls `listener` whenever the snapshot or a pull's progress changes, until the returned
+   * function is called: chats wait on it for their model (model-wait.ts). Absent, they do not wait.
+   */
+  watch?(listener: () => void): () => void
+  /**
    * Pulls a model through the plugin's model manager (which also feeds the overlay). Throws an
    * `OllamaError` or an `Error` with a `hint` when the pull fails.
    */

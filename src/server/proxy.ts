@@ -44,9 +44,47 @@ export interface OllamaProxy {
     path: string,
     bounds: BodyBounds,
   ): void
+  /**
+   * Like `forward`, for a request whose body decides when it may go (a chat waits for its
+   * model): the body is read whole, then `whenReady` resolves the client to send it through,
+   * and nothing is sent upstream before. `whenReady`'s signal aborts when the client goes away.
+   */
+  forwardWhenReady(
+    req: IncomingMessage,
+    res: ServerResponse,
+    whenReady: (body: Buffer, signal: AbortSignal) => Promise<OllamaClient>,
+    path: string,
+    bounds: BodyBounds,
+  ): void
 }
 
 export function createOllamaProxy(): OllamaProxy {
+  function forwardWhenReady(
+    req: IncomingMessage,
+    res: ServerResponse,
+    whenReady: (body: Buffer, signal: AbortSignal) => Promise<OllamaClient>,
+    path: string,
+    bounds: BodyBounds,
+  ): void {
+    const gone = new AbortController()
+    const onClose = () => gone.abort(new DOMException('The client went away', 'AbortError'))
+    res.once('close', onClose)
+    readBody(req, bounds)
+      .then(async (body) => {
+        const upstream = await whenReady(body, gone.signal)
+        res.off('close', onClose)
+        send(req, res, upstream, path, body)
+      })
+      .catch((err: unknown) => {
+        res.off('close', onClose)
+        if (gone.signal.aborted) res.destroy()
+        else {
+          if (!req.complete) req.resume()
+          sendError(res, err)
+        }
+      })
+  }
+
   function forward(
     req: IncomingMessage,
     res: ServerResponse,
@@ -54,7 +92,6 @@ export function createOllamaProxy(): OllamaProxy {
     path: string,
     bounds: BodyBounds,
   ): void {
-    const target = parseUpstream(upstream.baseUrl)
     const method = req.method ?? 'GET'
     if (method === 'GET' || method === 'HEAD' || !hasBody(req)) {
       dispatch(null)
@@ -79,30 +116,42 @@ export function createOllamaProxy(): OllamaProxy {
     })
 
     function dispatch(payload: Dispatcher.DispatchOptions['body']): void {
-      disableNagle(req)
-      const handler = new ProxyHandler(req, res, upstream.baseUrl)
-      try {
-        upstream.dispatcher.dispatch(
-          {
-            method,
-            path: target.prefix + path,
-            headers: requestHeaders(req.headers),
-            body: payload,
-            // A cold model load sends no byte for minutes (docs/decisions.md, "Cold model loads
-            // send no byte for minutes"), and a pull can stall between layers: no headers or
-            // body timeout, the client decides when to give up.
-            headersTimeout: 0,
-            bodyTimeout: 0,
-          },
-          handler,
-        )
-      } catch (err) {
-        handler.onResponseError(null, err as Error)
-      }
+      send(req, res, upstream, path, payload)
     }
   }
 
-  return { forward }
+  return { forward, forwardWhenReady }
+}
+
+/** Sends the request on `upstream`'s pool and streams the answer back. */
+function send(
+  req: IncomingMessage,
+  res: ServerResponse,
+  upstream: OllamaClient,
+  path: string,
+  payload: Dispatcher.DispatchOptions['body'],
+): void {
+  disableNagle(req)
+  const target = parseUpstream(upstream.baseUrl)
+  const handler = new ProxyHandler(req, res, upstream.baseUrl)
+  try {
+    upstream.dispatcher.dispatch(
+      {
+        method: req.method ?? 'GET',
+        path: target.prefix + path,
+        headers: requestHeaders(req.headers),
+        body: payload,
+        // A cold model load sends no byte for minutes (docs/decisions.md, "Cold model loads
+        // send no byte for minutes"), and a pull can stall between layers: no headers or
+        // body timeout, the client decides when to give up.
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      },
+      handler,
+    )
+  } catch (err) {
+    handler.onResponseError(null, err as Error)
+  }
 }
 
 let lastUpstream: { url: string; origin: string; prefix: string } | undefined

@@ -7,6 +7,7 @@ import { ollamaChatMiddleware } from './chat-route.js'
 import type { RouteContext } from './context.js'
 import { ollamaEngineRestartMiddleware } from './engine-route.js'
 import { assertOwnOrigin, isUnsafeMethod, methodNotAllowed } from './guards.js'
+import { proxiedChatUpstream, waitsForModel } from './model-wait.js'
 import { networkRefusal } from './network.js'
 import { createOllamaProxy } from './proxy.js'
 import { cancelPullRoute, createPullRoute } from './pull-route.js'
@@ -43,6 +44,16 @@ export function ollamaRoutes(ctx: RouteContext): Connect.NextHandleFunction {
     if (path.startsWith('/api/') || path.startsWith('/v1/')) {
       try {
         guardProxiedBody(req)
+        if (waitsForModel(ctx, req, path)) {
+          proxy.forwardWhenReady(
+            req,
+            res,
+            (body, signal) => proxiedChatUpstream(ctx, path, body, signal),
+            rest,
+            ctx.options(),
+          )
+          return
+        }
         const upstream = requireUpstream(ctx)
         // An engine without this route (Docker Model Runner has no /api/embed) gets a 501 that
         // says what to use instead, not its bare 404.

@@ -170,6 +170,7 @@ export function createChatHub(ctx: RouteContext): ChatHub {
         { model, messages, options: frame.options },
         abort.signal,
         (text) => tokens.push(text),
+        (waiting) => broadcast(audience, { type: 'waiting', ...tags, ...waiting }),
       )
       tokens.flush()
       sessions.remember(session, [...messages, { role: 'assistant', content: result.content }])
