@@ -29,7 +29,9 @@ export function modelReadiness(ctx: RouteContext, model: string): Readiness {
 function readinessNow(ctx: RouteContext, model: string): Readiness {
   const snapshot = ctx.snapshot()
   const { phase } = snapshot
-  if (phase === 'detecting' || phase === 'starting') {
+  // A start under way is waited for; an engine that went down with a known problem (it crashed
+  // while Docker is unreachable, say) is said at once, with that problem, as a 503.
+  if ((phase === 'detecting' || phase === 'starting') && !snapshot.error) {
     return { waiting: { model, status: phase, percent: 0, etaSeconds: null } }
   }
   const upstream = phase === 'ready' || phase === 'pulling' ? ctx.upstream() : null
