@@ -4,10 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { formatDoctor, runDoctor } from '../src/doctor.js'
 import { DmrClient } from '../src/engines/dmr/client.js'
-import { connectDocker } from '../src/engines/docker/connect.js'
-import { planEngine, type ResolveDeps, startEngine } from '../src/engines/index.js'
-import { findOllamaBinary } from '../src/engines/native.js'
-import type { GpuReport } from '../src/gpu/detect.js'
+import { planEngine, startEngine } from '../src/engines/index.js'
 import { detectGpus } from '../src/gpu/detect.js'
 import { ModelManager } from '../src/models/manager.js'
 import { probeOllama } from '../src/ollama/probe.js'
@@ -16,24 +13,7 @@ import type { PullProgressEvent } from '../src/protocol.js'
 import { type Simulator, type SimulatorOptions, startSimulator } from '../src/simulator/index.js'
 import { loadGpuFixture } from './fixtures/gpu/fixture.js'
 import { freePort } from './helpers/docker-image.js'
-
-const cpuOnly: GpuReport = {
-  gpus: [],
-  accelerator: 'cpu',
-  budgetBytes: 8 * 1024 ** 3,
-  ramBytes: 16 * 1024 ** 3,
-  platform: 'linux',
-  wsl: false,
-  notes: [],
-}
-
-/** No Docker engine (DOCKER_HOST at a closed port) and no `ollama` on PATH. */
-const bareLinux: Partial<ResolveDeps> = {
-  connectDocker: (signal) =>
-    connectDocker({ signal, deps: { env: { DOCKER_HOST: 'tcp://127.0.0.1:1' } } }),
-  findOllama: () => findOllamaBinary({ PATH: '/nonexistent' }),
-  platform: 'linux',
-}
+import { bareLinux, cpuOnly } from './helpers/machines.js'
 
 const logger = { info() {}, warn() {} }
 

@@ -12,7 +12,6 @@ import { LABEL } from '../src/engines/docker/container.js'
 import { type DockerEngine, startDockerEngine } from '../src/engines/docker/index.js'
 import { startEngine } from '../src/engines/index.js'
 import type { Engine, EngineEvent } from '../src/engines/types.js'
-import type { GpuReport } from '../src/gpu/detect.js'
 import { type ResolvedDockerOptions, resolveOptions } from '../src/options.js'
 import { ProblemError } from '../src/problem.js'
 import { startSimulator } from '../src/simulator/index.js'
@@ -23,6 +22,7 @@ import {
   simulatorImage,
   uniqueName,
 } from './helpers/docker-image.js'
+import { cpuOnly } from './helpers/machines.js'
 
 const run = promisify(execFile)
 const dockerState = await probeDocker()
@@ -33,16 +33,6 @@ const title = skip
   : 'docker engine'
 
 /** A machine without a GPU, as src/gpu/detect.ts would report it. */
-const cpuOnly: GpuReport = {
-  gpus: [],
-  accelerator: 'cpu',
-  budgetBytes: 8 * 1024 ** 3,
-  ramBytes: 16 * 1024 ** 3,
-  platform: 'linux',
-  wsl: false,
-  notes: [],
-}
-
 /** Collects an engine's events; `next(type)` awaits the next event of that type. */
 function recorder(engine: Engine) {
   const events: EngineEvent[] = []

@@ -4,11 +4,9 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { connectDocker } from '../src/engines/docker/connect.js'
-import { planEngine, type ResolveDeps, startEngine } from '../src/engines/index.js'
+import { planEngine, startEngine } from '../src/engines/index.js'
 import { findOllamaBinary } from '../src/engines/native.js'
 import type { Engine } from '../src/engines/types.js'
-import type { GpuReport } from '../src/gpu/detect.js'
 import { type OllamaPluginOptions, resolveOptions } from '../src/options.js'
 import { startSimulator } from '../src/simulator/index.js'
 import {
@@ -18,24 +16,7 @@ import {
   simulatorImage,
   uniqueName,
 } from './helpers/docker-image.js'
-
-const cpuOnly: GpuReport = {
-  gpus: [],
-  accelerator: 'cpu',
-  budgetBytes: 8 * 1024 ** 3,
-  ramBytes: 16 * 1024 ** 3,
-  platform: 'linux',
-  wsl: false,
-  notes: [],
-}
-
-/** No Docker engine (DOCKER_HOST at a closed port) and no `ollama` on PATH. */
-const bareMachine: Partial<ResolveDeps> = {
-  connectDocker: (signal) =>
-    connectDocker({ signal, deps: { env: { DOCKER_HOST: 'tcp://127.0.0.1:1' } } }),
-  findOllama: () => findOllamaBinary({ PATH: '/nonexistent' }),
-  platform: 'linux',
-}
+import { bareLinux, cpuOnly } from './helpers/machines.js'
 
 const logger = {
   lines: [] as string[],
@@ -91,7 +72,7 @@ describe('engine resolution', () => {
     const { engine, steps, problem } = await startEngine(opts, {
       gpu: cpuOnly,
       logger,
-      deps: bareMachine,
+      deps: bareLinux,
     })
     track(engine)
     expect(problem).toBeUndefined()
@@ -106,7 +87,7 @@ describe('engine resolution', () => {
 
   it('falls back to the simulator when there is no Docker and no native ollama', async () => {
     const opts = await options({ fallback: 'simulator' })
-    const { engine, steps } = await startEngine(opts, { gpu: cpuOnly, logger, deps: bareMachine })
+    const { engine, steps } = await startEngine(opts, { gpu: cpuOnly, logger, deps: bareLinux })
     track(engine)
     expect(engine?.info).toMatchObject({ kind: 'simulator', simulated: true })
     expect(steps.map((s) => [s.engine, s.outcome])).toEqual([
@@ -125,7 +106,7 @@ describe('engine resolution', () => {
     const { engine, steps, problem } = await startEngine(opts, {
       gpu: cpuOnly,
       logger,
-      deps: bareMachine,
+      deps: bareLinux,
     })
     expect(engine).toBeNull()
     expect(steps.at(-1)).toMatchObject({
@@ -144,7 +125,7 @@ describe('engine resolution', () => {
     const { engine, steps, problem } = await startEngine(opts, {
       gpu: cpuOnly,
       logger,
-      deps: bareMachine,
+      deps: bareLinux,
     })
     expect(engine).toBeNull()
     expect(steps[0]).toMatchObject({ engine: 'external', outcome: 'skipped' })
@@ -160,7 +141,7 @@ describe('engine resolution', () => {
     const { engine, steps } = await startEngine(opts, {
       gpu: cpuOnly,
       logger,
-      deps: { ...bareMachine, findOllama: () => findOllamaBinary({ PATH: dir }) },
+      deps: { ...bareLinux, findOllama: () => findOllamaBinary({ PATH: dir }) },
     })
     track(engine)
     expect(engine?.info).toMatchObject({ kind: 'native', url: opts.url })
@@ -171,7 +152,7 @@ describe('engine resolution', () => {
     const dir = fakeOllamaDir()
     const opts = await options()
     const plan = await planEngine(opts, {
-      ...bareMachine,
+      ...bareLinux,
       platform: 'darwin',
       connectDocker: () => Promise.reject(new Error('Docker must not be asked first on macOS')),
       findOllama: () => findOllamaBinary({ PATH: dir }),
@@ -194,7 +175,7 @@ describe('engine resolution', () => {
       {
         gpu: cpuOnly,
         logger,
-        deps: bareMachine,
+        deps: bareLinux,
       },
     )
     track(engine)
@@ -204,7 +185,7 @@ describe('engine resolution', () => {
     const external = await startEngine(await options({ engine: 'external' }), {
       gpu: cpuOnly,
       logger,
-      deps: bareMachine,
+      deps: bareLinux,
     })
     expect(external.engine).toBeNull()
     expect(external.problem?.message).toMatch(/engine is "external"/)

@@ -72,7 +72,7 @@ function servedModel(config: HandlerConfig, appModel: string | undefined): strin
 const warnedMissingKeys = new Set<string>()
 
 /** The provider's key from the environment; a 503 that names no secret when it is unset. */
-function providerKey(config: HandlerConfig, env: RuntimeEnv): string | undefined {
+export function providerKey(config: HandlerConfig, env: RuntimeEnv): string | undefined {
   const name = config.provider.apiKeyEnv
   if (!name) return undefined
   const key = readEnv(name, env)

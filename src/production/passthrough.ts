@@ -1,7 +1,7 @@
 import { ProblemError } from '../problem.js'
-import { providerHeaders } from './chat.js'
+import { providerHeaders, providerKey } from './chat.js'
 import type { HandlerConfig } from './config.js'
-import { type RuntimeEnv, readEnv } from './env.js'
+import type { RuntimeEnv } from './env.js'
 
 // Raw `/api/*` and `/v1/*` forwarded to the provider with the server's key, for apps that use the
 // `ollama` or `openai` clients directly. Off unless `passthrough: true`: it lets a caller spend
@@ -32,17 +32,7 @@ export async function forwardRaw(
       hint: 'An OpenAI-compatible provider serves /v1/* only.',
     })
   }
-  const name = config.provider.apiKeyEnv
-  const key = name ? readEnv(name, env) : undefined
-  if (name && !key) {
-    config.log(
-      `[vite-plugin-ollama] ${name} is not set on this server (providers.${config.providerName}.apiKeyEnv).`,
-    )
-    throw new ProblemError({
-      status: 503,
-      message: 'The chat provider is not configured on this server',
-    })
-  }
+  const key = providerKey(config, env)
   const headers = providerHeaders(config, key)
   request.headers.forEach((value, header) => {
     if (!HOP_HEADERS.includes(header) && !headers.has(header)) headers.set(header, value)
