@@ -125,7 +125,20 @@ export function spawnVite(
   port: number,
   env: Record<string, string | undefined> = {},
 ): ViteProcess {
-  const child = spawn(process.execPath, [viteBin, '--port', String(port), '--strictPort'], {
+  return spawnDevCommand(root, [viteBin, '--port', String(port), '--strictPort'], port, env)
+}
+
+/**
+ * `node <args>` in `root`, a dev server that will listen on `port` (a framework's own CLI:
+ * `react-router dev`, `nuxt dev`), in its own process group like `spawnVite`.
+ */
+export function spawnDevCommand(
+  root: string,
+  args: string[],
+  port: number,
+  env: Record<string, string | undefined> = {},
+): ViteProcess {
+  const child = spawn(process.execPath, args, {
     cwd: root,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -142,7 +155,7 @@ export function spawnVite(
   })
   const url = `http://localhost:${port}`
   const pid = child.pid
-  if (pid === undefined) throw new Error(`could not spawn ${viteBin}`)
+  if (pid === undefined) throw new Error(`could not spawn ${args.join(' ')}`)
   return {
     child,
     pid,

@@ -1,0 +1,190 @@
+// Real framework apps (test/fixtures/frameworks, npm workspaces installed by `npm ci`) run by their
+// own dev command, as their users run them, each with the plugin added in one config line: the
+// overlay appears, a chat streams into the page, the server loader's `chat()` answer is in the
+// server-rendered HTML, and a config edit restarts the host while the engine stays (the same
+// simulator, nothing pulled twice). The README's framework recipes are these files, word for word.
+import { readFileSync, realpathSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { EngineInfo } from '../src/protocol.js'
+import { freePort } from './helpers/docker-image.js'
+import { repo } from './helpers/prod.js'
+import {
+  spawnDevCommand,
+  type ViteProcess,
+  waitForModels,
+  waitForText,
+} from './helpers/spawn-vite.js'
+import { browserSuiteName, launchChromium, skipBrowser } from './overlay-harness.js'
+
+const MODEL = 'llama3.2:1b'
+/** The prompts the fixtures send: the loader's, and the page's input as it is first rendered. */
+const SERVER_PROMPT = 'Say hello from the server'
+const PAGE_PROMPT = 'Hello'
+const OVERLAY_TAG = 'vite-plugin-ollama-overlay'
+
+interface Framework {
+  name: string
+  /** Folder under test/fixtures/frameworks. */
+  dir: string
+  /** The framework's own CLI (a name in node_modules/.bin) and its dev arguments. */
+  bin: string
+  args: (port: number) => string[]
+  /** The config file a user edits, and what the host prints once it has restarted for it. */
+  config: string
+  restarted: string
+}
+
+/** One list: each fixture, how its users start it, and which config edit restarts it. */
+const frameworks: Framework[] = [
+  {
+    name: 'SvelteKit',
+    dir: 'sveltekit',
+    bin: 'vite',
+    args: (port) => ['dev', '--port', String(port), '--strictPort'],
+    config: 'svelte.config.js',
+    restarted: 'server restarted',
+  },
+  {
+    name: 'React Router (framework mode)',
+    dir: 'react-router',
+    bin: 'react-router',
+    args: (port) => ['dev', '--port', String(port), '--strictPort'],
+    config: 'vite.config.ts',
+    restarted: 'server restarted',
+  },
+  {
+    name: 'Nuxt',
+    dir: 'nuxt',
+    bin: 'nuxt',
+    args: (port) => ['dev', '--port', String(port), '--host', 'localhost'],
+    config: 'nuxt.config.ts',
+    restarted: 'Nuxt Nitro server built',
+  },
+]
+
+const fixtures = path.join(repo, 'test/fixtures/frameworks')
+
+/** The answer the dev server's own JSON chat gives for `prompt` (the simulator is deterministic). */
+async function answerTo(url: string, prompt: string): Promise<string> {
+  const res = await fetch(`${url}/__ollama/chat`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: JSON.stringify({ prompt }),
+  })
+  expect(res.status, `POST ${url}/__ollama/chat`).toBe(200)
+  const { content } = (await res.json()) as { content: string }
+  expect(content.length).toBeGreaterThan(0)
+  return content
+}
+
+/** The server-rendered page as a browser without JavaScript sees it: what SSR put in the HTML. */
+async function serverRendered(browser: Browser, url: string): Promise<string> {
+  const context = await browser.newContext({ javaScriptEnabled: false })
+  try {
+    const page = await context.newPage()
+    const response = await page.goto(url)
+    expect(response?.status(), `GET ${url}`).toBe(200)
+    return (await page.locator('#server-answer').textContent()) ?? ''
+  } finally {
+    await context.close()
+  }
+}
+
+/** Starts recording every text `#reply` shows, to tell a streamed answer from one dropped in whole. */
+function recordReplies(page: Page): Promise<void> {
+  return page.evaluate(() => {
+    const seen: string[] = []
+    ;(window as unknown as { __replies: string[] }).__replies = seen
+    const reply = document.querySelector('#reply')
+    if (!reply) throw new Error('the fixture page has no #reply')
+    new MutationObserver(() => seen.push(reply.textContent ?? '')).observe(reply, {
+      subtree: true,
+      childList: true,
+      characterData: true,
+    })
+  })
+}
+
+function recordedReplies(page: Page): Promise<string[]> {
+  return page.evaluate(() => (window as unknown as { __replies: string[] }).__replies)
+}
+
+/** Clicks Send until the reply starts: a click before the page has hydrated does nothing. */
+async function sendUntilAnswered(page: Page): Promise<void> {
+  await expect
+    .poll(
+      async () => {
+        const started = (await recordedReplies(page)).length > 0
+        if (!started) await page.click('#send')
+        return started
+      },
+      { timeout: 30_000, intervals: [1000] },
+    )
+    .toBe(true)
+}
+
+describe.skipIf(skipBrowser)(browserSuiteName('framework apps with the plugin in one line'), () => {
+  let browser: Browser
+  beforeAll(async () => {
+    browser = await launchChromium()
+  })
+  afterAll(async () => {
+    await browser?.close()
+  })
+
+  describe.each(frameworks)('$name', (framework) => {
+    const root = path.join(fixtures, framework.dir)
+    const configPath = path.join(root, framework.config)
+    const originalConfig = readFileSync(configPath, 'utf8')
+    let dev: ViteProcess | undefined
+
+    afterAll(async () => {
+      writeFileSync(configPath, originalConfig)
+      if (!dev) return
+      dev.killGroup()
+      await Promise.race([dev.exited, new Promise((r) => setTimeout(r, 5000))])
+    })
+
+    it('overlay, a streamed chat, chat() in the server loader, and a config edit that keeps the engine', async () => {
+      const port = await freePort()
+      const bin = realpathSync(path.join(repo, 'node_modules/.bin', framework.bin))
+      dev = spawnDevCommand(root, [bin, ...framework.args(port)], port)
+      const ready = await waitForModels(dev, [MODEL], 120_000)
+      const engine = ready.engine as EngineInfo
+      expect(engine).toMatchObject({ kind: 'simulator', url: expect.any(String) })
+
+      // The server loader's chat() answer is in the server-rendered HTML.
+      const serverAnswer = await answerTo(dev.url, SERVER_PROMPT)
+      expect(await serverRendered(browser, dev.url)).toBe(serverAnswer)
+
+      // In the browser: the overlay appears, and a chat streams into the page.
+      const page = await browser.newPage()
+      try {
+        await page.goto(dev.url)
+        await page.locator(OVERLAY_TAG).waitFor({ state: 'attached', timeout: 30_000 })
+        const pageAnswer = await answerTo(dev.url, PAGE_PROMPT)
+        await recordReplies(page)
+        await sendUntilAnswered(page)
+        await expect
+          .poll(() => page.locator('#reply').textContent(), { timeout: 30_000 })
+          .toBe(pageAnswer)
+        // Streamed: partial answers were on screen before the whole one.
+        const partial = (await recordedReplies(page)).filter((t) => t && t !== pageAnswer)
+        expect(new Set(partial).size).toBeGreaterThan(1)
+      } finally {
+        await page.close()
+      }
+
+      // A config edit restarts the host; the engine stays and nothing is pulled again.
+      const restarts = dev.count(framework.restarted)
+      writeFileSync(configPath, `${originalConfig}// edited by test/frameworks.test.ts\n`)
+      await waitForText(dev, framework.restarted, restarts + 1, 60_000)
+      const after = await waitForModels(dev, [MODEL], 60_000)
+      expect(after.engine).toMatchObject({ kind: 'simulator', url: engine.url, pid: engine.pid })
+      expect(dev.count(`pulling ${MODEL}: 100%`)).toBe(1)
+      expect(await serverRendered(browser, dev.url)).toBe(serverAnswer)
+    }, 300_000)
+  })
+})
