@@ -120,7 +120,7 @@ async function sendUntilAnswered(page: Page): Promise<void> {
         if (!started) await page.click('#send')
         return started
       },
-      { timeout: 30_000, intervals: [1000] },
+      { timeout: 30_000, interval: 1000 },
     )
     .toBe(true)
 }
