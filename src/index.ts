@@ -3,6 +3,7 @@ import type { Plugin, ViteDevServer } from 'vite'
 import { version as viteVersion } from 'vite'
 import { type OllamaPluginOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import { Orchestrator } from './orchestrator.js'
+import { overlayInjection } from './overlay-inject.js'
 import { previewPlugin } from './preview.js'
 import type { RouteContext } from './server/context.js'
 import { stateWatch } from './server/model-wait.js'
@@ -12,13 +13,7 @@ import { ollamaRoutes } from './server/routes.js'
 import { attachChatSocket } from './server/ws/socket.js'
 import { processState } from './singleton.js'
 import { announce, reportToTerminal } from './terminal.js'
-import {
-  devRouteBase,
-  isVitestMode,
-  OVERLAY_ID,
-  type PluginState,
-  virtualModulePlugin,
-} from './virtual.js'
+import { devRouteBase, isVitestMode, type PluginState, virtualModulePlugin } from './virtual.js'
 
 export type * from './engines/types.js'
 export type { GpuInfo, GpuReport } from './gpu/detect.js'
@@ -80,19 +75,8 @@ function devPlugin(userOptions: OllamaPluginOptions, state: PluginState): Plugin
       return env.command === 'serve' && !env.isPreview && !isVitestMode(env.mode)
     },
 
-    transformIndexHtml: {
-      order: 'post',
-      handler() {
-        if (!state.active || !state.options.overlay) return
-        return [
-          {
-            tag: 'script',
-            attrs: { type: 'module', src: `${state.config.base}@id/${OVERLAY_ID}` },
-            injectTo: 'head',
-          },
-        ]
-      },
-    },
+    // The overlay on every page that runs Vite's client, plain or SSR-served (overlay-inject.ts).
+    transform: overlayInjection(state),
 
     configureServer(server) {
       const { options, config } = state
@@ -117,6 +101,7 @@ function devPlugin(userOptions: OllamaPluginOptions, state: PluginState): Plugin
         restartEngine: () => orchestrator.restartEngine(),
         cancelPull: (model) => orchestrator.cancelPull(model),
         noteContext: (model, warning) => orchestrator.noteContext(model, warning),
+        noteWaiting: (model) => orchestrator.noteWaiting(model),
         allowedHosts: () => config.server.allowedHosts,
         logger: config.logger,
       }
