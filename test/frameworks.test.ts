@@ -155,10 +155,6 @@ describe.skipIf(skipBrowser)(browserSuiteName('framework apps with the plugin in
       const engine = ready.engine as EngineInfo
       expect(engine).toMatchObject({ kind: 'simulator', url: expect.any(String) })
 
-      // The server loader's chat() answer is in the server-rendered HTML.
-      const serverAnswer = await answerTo(dev.url, SERVER_PROMPT)
-      expect(await serverRendered(browser, dev.url)).toBe(serverAnswer)
-
       // In the browser: the overlay appears, and a chat streams into the page.
       const page = await browser.newPage()
       try {
@@ -176,6 +172,10 @@ describe.skipIf(skipBrowser)(browserSuiteName('framework apps with the plugin in
       } finally {
         await page.close()
       }
+
+      // The server loader's chat() answer is in the server-rendered HTML.
+      const serverAnswer = await answerTo(dev.url, SERVER_PROMPT)
+      expect(await serverRendered(browser, dev.url)).toBe(serverAnswer)
 
       // A config edit restarts the host; the engine stays and nothing is pulled again.
       const restarts = dev.count(framework.restarted)

@@ -56,6 +56,23 @@ describe('the README’s production recipes', () => {
     }
   })
 
+  it('the framework recipes are the fixture apps’ files, word for word', () => {
+    const readme = readFileSync(path.join(repo, 'README.md'), 'utf8')
+    const blocks = [
+      ...readme.matchAll(/<!-- recipe: (frameworks\/[^ ]+) -->\n```\w+\n([\s\S]*?)```/g),
+    ]
+    const shown = blocks.map(([, file]) => file)
+    // Every fixture app (test/frameworks.test.ts runs each) shows at least its config line.
+    for (const app of readdirSync(path.join(repo, 'test/fixtures/frameworks'))) {
+      expect(shown.some((file) => file?.startsWith(`frameworks/${app}/`))).toBe(true)
+    }
+    for (const [, file, body] of blocks) {
+      expect(body, `README block for ${file}`).toBe(
+        readFileSync(path.join(repo, 'test/fixtures', file ?? ''), 'utf8'),
+      )
+    }
+  })
+
   it('Hono: streams a chat, the key from process.env', async () => {
     process.env.OPENAI_API_KEY = KEY
     const app = (await import('./fixtures/recipes/hono.js')).default
