@@ -13,6 +13,8 @@ import {
   modelStatusText,
   phaseLabel,
   summarisePulls,
+  waitingBadge,
+  waitingLine,
 } from './overlay-format.js'
 
 type Child = Node | string
@@ -38,6 +40,8 @@ export interface CardParts {
   phase: HTMLSpanElement
   summary: HTMLSpanElement
   toggle: HTMLButtonElement
+  /** One line per model that chats wait for. */
+  waiting: HTMLDivElement
   engine: HTMLSpanElement
   simulated: HTMLSpanElement
   gpu: HTMLSpanElement
@@ -88,6 +92,13 @@ export function createCard(): CardParts {
     simulated,
     toggle,
   )
+  const waiting = h('div', {
+    class: 'waiting',
+    part: 'waiting',
+    'data-testid': 'waiting',
+    role: 'status',
+    'aria-live': 'polite',
+  })
   const engine = h('span', { 'data-testid': 'engine' })
   const gpu = h('span', { class: 'value', 'data-testid': 'gpu' })
   const models = h('ul', { class: 'models', part: 'models', 'aria-label': 'Models' })
@@ -123,6 +134,7 @@ export function createCard(): CardParts {
   const body = h(
     'div',
     { class: 'body', part: 'body' },
+    waiting,
     h(
       'div',
       { class: 'facts' },
@@ -143,6 +155,7 @@ export function createCard(): CardParts {
     phase,
     summary,
     toggle,
+    waiting,
     engine,
     simulated,
     gpu,
@@ -172,6 +185,7 @@ export function renderFacts(
 ): void {
   setText(parts.phase, snapshot ? phaseLabel(snapshot.phase) : 'Connecting')
   setText(parts.summary, snapshot ? summarise(snapshot) : '')
+  renderWaiting(parts.waiting, snapshot)
   setText(parts.engine, snapshot ? engineLine(snapshot.engine) : '…')
   parts.simulated.hidden = !snapshot?.engine?.simulated
   setText(parts.gpu, snapshot ? gpuLine(snapshot.gpu) : '…')
@@ -200,8 +214,23 @@ function renderProblem(parts: CardParts, problem: Problem | undefined, warning =
   parts.problemHint.hidden = !problem?.hint
 }
 
-/** What the collapsed badge adds to the phase: overall pull progress, or how many models are ready. */
+/** The chats waiting for their model, a line each model; rebuilt only when the words change. */
+function renderWaiting(el: HTMLDivElement, snapshot: StateSnapshot | null): void {
+  const lines = snapshot ? (snapshot.waitingChats ?? []).map((w) => waitingLine(w, snapshot)) : []
+  el.hidden = lines.length === 0
+  const shown = [...el.children].map((line) => line.textContent)
+  if (shown.join('\n') === lines.join('\n')) return
+  el.replaceChildren(...lines.map((line) => h('div', { 'data-testid': 'waiting-line' }, line)))
+}
+
+/** What the badge adds to the phase: pull progress and waiting chats, or how many models are ready. */
 function summarise(snapshot: StateSnapshot): string {
+  const waiting = waitingBadge(snapshot)
+  const progress = pullSummary(snapshot)
+  return progress && waiting ? `${progress} · ${waiting}` : progress || waiting
+}
+
+function pullSummary(snapshot: StateSnapshot): string {
   const pulls = summarisePulls(snapshot.models)
   if (pulls) return pulls.percent === null ? '' : formatPercent(pulls.percent)
   const failed = snapshot.models.filter((m) => m.status === 'error').length
