@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { build } from 'vite'
@@ -102,6 +102,17 @@ describe("classic SSR (Vite's SSR guide: Node http, Vite in middleware mode, ssr
     const status = await fetch(`${app.url}/__ollama/status`)
     expect(((await status.json()) as { phase: string }).phase).toBe('ready')
   }, 120_000)
+})
+
+describe("the README's classic SSR recipe", () => {
+  it('is the tested fixture, word for word', () => {
+    const readme = readFileSync(path.join(repo, 'README.md'), 'utf8')
+    for (const file of ['server.js', 'src/entry-server.js']) {
+      const marker = `<!-- recipe: classic-ssr/${file} -->\n\`\`\`js\n`
+      const block = readme.split(marker)[1]?.split('```')[0]
+      expect(block, `README block for ${file}`).toBe(readFileSync(path.join(fixture, file), 'utf8'))
+    }
+  })
 })
 
 describe('virtual:ollama in server code', () => {
