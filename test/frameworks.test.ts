@@ -31,6 +31,8 @@ interface Framework {
   /** The framework's own CLI (a name in node_modules/.bin) and its dev arguments. */
   bin: string
   args: (port: number) => string[]
+  /** Where the plugin's routes are: under Vite's `base`, which Nuxt sets to `/_nuxt/`. */
+  routes: string
   /** The config file a user edits, and what the host prints once it has restarted for it. */
   config: string
   restarted: string
@@ -43,6 +45,7 @@ const frameworks: Framework[] = [
     dir: 'sveltekit',
     bin: 'vite',
     args: (port) => ['dev', '--port', String(port), '--strictPort'],
+    routes: '/__ollama',
     config: 'svelte.config.js',
     restarted: 'server restarted',
   },
@@ -51,6 +54,7 @@ const frameworks: Framework[] = [
     dir: 'react-router',
     bin: 'react-router',
     args: (port) => ['dev', '--port', String(port), '--strictPort'],
+    routes: '/__ollama',
     config: 'vite.config.ts',
     restarted: 'server restarted',
   },
@@ -59,6 +63,7 @@ const frameworks: Framework[] = [
     dir: 'nuxt',
     bin: 'nuxt',
     args: (port) => ['dev', '--port', String(port), '--host', 'localhost'],
+    routes: '/_nuxt/__ollama',
     config: 'nuxt.config.ts',
     restarted: 'Nuxt Nitro server built',
   },
@@ -67,13 +72,13 @@ const frameworks: Framework[] = [
 const fixtures = path.join(repo, 'test/fixtures/frameworks')
 
 /** The answer the dev server's own JSON chat gives for `prompt` (the simulator is deterministic). */
-async function answerTo(url: string, prompt: string): Promise<string> {
-  const res = await fetch(`${url}/__ollama/chat`, {
+async function answerTo(routes: string, prompt: string): Promise<string> {
+  const res = await fetch(`${routes}/chat`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
     body: JSON.stringify({ prompt }),
   })
-  expect(res.status, `POST ${url}/__ollama/chat`).toBe(200)
+  expect(res.status, `POST ${routes}/chat`).toBe(200)
   const { content } = (await res.json()) as { content: string }
   expect(content.length).toBeGreaterThan(0)
   return content
@@ -150,7 +155,8 @@ describe.skipIf(skipBrowser)(browserSuiteName('framework apps with the plugin in
     it('overlay, a streamed chat, chat() in the server loader, and a config edit that keeps the engine', async () => {
       const port = await freePort()
       const bin = realpathSync(path.join(repo, 'node_modules/.bin', framework.bin))
-      dev = spawnDevCommand(root, [bin, ...framework.args(port)], port)
+      dev = spawnDevCommand(root, [bin, ...framework.args(port)], port, {}, framework.routes)
+      const routes = `${dev.url}${framework.routes}`
       const ready = await waitForModels(dev, [MODEL], 120_000)
       const engine = ready.engine as EngineInfo
       expect(engine).toMatchObject({ kind: 'simulator', url: expect.any(String) })
@@ -160,7 +166,7 @@ describe.skipIf(skipBrowser)(browserSuiteName('framework apps with the plugin in
       try {
         await page.goto(dev.url)
         await page.locator(OVERLAY_TAG).waitFor({ state: 'attached', timeout: 30_000 })
-        const pageAnswer = await answerTo(dev.url, PAGE_PROMPT)
+        const pageAnswer = await answerTo(routes, PAGE_PROMPT)
         await recordReplies(page)
         await sendUntilAnswered(page)
         await expect
@@ -174,7 +180,7 @@ describe.skipIf(skipBrowser)(browserSuiteName('framework apps with the plugin in
       }
 
       // The server loader's chat() answer is in the server-rendered HTML.
-      const serverAnswer = await answerTo(dev.url, SERVER_PROMPT)
+      const serverAnswer = await answerTo(routes, SERVER_PROMPT)
       expect(await serverRendered(browser, dev.url)).toBe(serverAnswer)
 
       // A config edit restarts the host; the engine stays and nothing is pulled again.

@@ -171,6 +171,34 @@ describe('a middleware-mode host with default options', () => {
   })
 })
 
+describe("Storybook's set-up (builder-vite): its own server handed to Vite's HMR socket", () => {
+  it('serves the routes and the chat WebSocket, even before the first request', async () => {
+    const sim = await simulator()
+    const devServer = http.createServer()
+    await new Promise<void>((resolve) => devServer.listen(0, '127.0.0.1', resolve))
+    cleanups.push(() => new Promise((resolve) => devServer.close(resolve)))
+    const port = (devServer.address() as AddressInfo).port
+    // What @storybook/builder-vite passes to createServer (its vite-server.ts), base './' included.
+    const vite = await createServer(
+      viteConfig({
+        base: './',
+        server: { middlewareMode: true, hmr: { port, server: devServer }, fs: { strict: true } },
+        plugins: [ollama({ engine: 'external', url: sim.url, models: ['llama3.2:1b'] })],
+      }),
+    )
+    cleanups.push(() => vite.close())
+    devServer.on('request', (req, res) =>
+      vite.middlewares(req, res, () => res.writeHead(404).end('storybook')),
+    )
+    const url = `http://localhost:${port}`
+    const client = await ChatClient.open(`${url.replace('http', 'ws')}/__ollama/ws`)
+    cleanups.push(() => client.ws.terminate())
+    await ready(`${url}/__ollama/status`)
+    client.send({ type: 'chat', id: 'c1', content: 'Say hello' })
+    expect((await client.next((f) => f.type === 'done' || f.type === 'error')).type).toBe('done')
+  })
+})
+
 describe("a middleware-mode host's own restart", () => {
   it('keeps the engine when a new server claims it within the grace: nothing stopped, nothing pulled again', async () => {
     const sim = await simulator()

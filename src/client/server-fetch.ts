@@ -17,7 +17,7 @@ function devOrigin(): string | undefined {
  * In `vite`: the dev server's own origin, read at request time, because in middleware mode (Nuxt,
  * Express + Vite) it is learned from the first request the host hands to Vite.
  */
-export function devServerFetch(url: string, init: RequestInit): Promise<Response> {
+export async function devServerFetch(url: string, init: RequestInit): Promise<Response> {
   const origin = devOrigin()
   if (!origin) {
     throw new OllamaRouteError(
@@ -30,7 +30,7 @@ export function devServerFetch(url: string, init: RequestInit): Promise<Response
 }
 
 /** In the server build: the app's own `createOllamaHandler` in this process, with no network hop. */
-export function handlerFetch(url: string, init: RequestInit): Promise<Response> {
+export async function handlerFetch(url: string, init: RequestInit): Promise<Response> {
   // Any origin does: the handler routes by path, and a request with no Origin header is the
   // server's own (src/origin.ts).
   const request = new Request(new URL(url, 'http://in-process.invalid'), init)

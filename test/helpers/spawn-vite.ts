@@ -110,7 +110,7 @@ export interface ViteProcess {
   count(text: string): number
   /** Resolves with how the process ended. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
-  /** GET <url>/__ollama/status, or undefined while the server does not answer. */
+  /** GET <url>/__ollama/status, or undefined while the server does not answer it. */
   status(): Promise<StateSnapshot | undefined>
   /** Kills the whole process group (Vite and anything it spawned), for teardown. */
   killGroup(): void
@@ -130,13 +130,15 @@ export function spawnVite(
 
 /**
  * `node <args>` in `root`, a dev server that will listen on `port` (a framework's own CLI:
- * `react-router dev`, `nuxt dev`), in its own process group like `spawnVite`.
+ * `react-router dev`, `nuxt dev`), in its own process group like `spawnVite`. `routeBase` is
+ * where the plugin's routes are on that server (Nuxt serves Vite under `/_nuxt/`).
  */
 export function spawnDevCommand(
   root: string,
   args: string[],
   port: number,
   env: Record<string, string | undefined> = {},
+  routeBase = '/__ollama',
 ): ViteProcess {
   const child = spawn(process.execPath, args, {
     cwd: root,
@@ -165,7 +167,7 @@ export function spawnDevCommand(
     exited,
     async status() {
       try {
-        const res = await fetch(`${url}/__ollama/status`, { signal: AbortSignal.timeout(5000) })
+        const res = await fetch(`${url}${routeBase}/status`, { signal: AbortSignal.timeout(5000) })
         if (!res.ok) return undefined
         return (await res.json()) as StateSnapshot
       } catch {
