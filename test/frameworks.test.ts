@@ -3,8 +3,10 @@
 // overlay appears, a chat streams into the page, the server loader's `chat()` answer is in the
 // server-rendered HTML, and a config edit restarts the host while the engine stays (the same
 // simulator, nothing pulled twice). The README's framework recipes are these files, word for word.
+import { execFile } from 'node:child_process'
 import { readFileSync, realpathSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
+import { promisify } from 'node:util'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { EngineInfo } from '../src/protocol.js'
@@ -36,6 +38,12 @@ interface Framework {
   /** The config file a user edits, and what the host prints once it has restarted for it. */
   config: string
   restarted: string
+  /**
+   * Typechecks the app as its users do: the framework writes its generated types, then `tsc`
+   * checks the server code that imports `virtual:ollama` (the README's way to type it). Nuxt's
+   * only import is in a `.vue` file, which needs vue-tsc: not checked here.
+   */
+  typecheck?: string[][]
 }
 
 /** One list: each fixture, how its users start it, and which config edit restarts it. */
@@ -48,6 +56,10 @@ const frameworks: Framework[] = [
     routes: '/__ollama',
     config: 'svelte.config.js',
     restarted: 'server restarted',
+    typecheck: [
+      ['svelte-kit', 'sync'],
+      ['tsc', '-p', 'tsconfig.json'],
+    ],
   },
   {
     name: 'React Router (framework mode)',
@@ -57,6 +69,10 @@ const frameworks: Framework[] = [
     routes: '/__ollama',
     config: 'vite.config.ts',
     restarted: 'server restarted',
+    typecheck: [
+      ['react-router', 'typegen'],
+      ['tsc', '-p', 'tsconfig.json'],
+    ],
   },
   {
     name: 'Nuxt',
@@ -70,6 +86,12 @@ const frameworks: Framework[] = [
 ]
 
 const fixtures = path.join(repo, 'test/fixtures/frameworks')
+const run = promisify(execFile)
+
+/** A CLI from the workspace's node_modules/.bin, run by this Node. */
+function binary(name: string): string {
+  return realpathSync(path.join(repo, 'node_modules/.bin', name))
+}
 
 /** The answer the dev server's own JSON chat gives for `prompt` (the simulator is deterministic). */
 async function answerTo(routes: string, prompt: string): Promise<string> {
@@ -154,7 +176,7 @@ describe.skipIf(skipBrowser)(browserSuiteName('framework apps with the plugin in
 
     it('overlay, a streamed chat, chat() in the server loader, and a config edit that keeps the engine', async () => {
       const port = await freePort()
-      const bin = realpathSync(path.join(repo, 'node_modules/.bin', framework.bin))
+      const bin = binary(framework.bin)
       dev = spawnDevCommand(root, [bin, ...framework.args(port)], port, {}, framework.routes)
       const routes = `${dev.url}${framework.routes}`
       const ready = await waitForModels(dev, [MODEL], 120_000)
@@ -192,5 +214,19 @@ describe.skipIf(skipBrowser)(browserSuiteName('framework apps with the plugin in
       expect(dev.count(`pulling ${MODEL}: 100%`)).toBe(1)
       expect(await serverRendered(browser, dev.url)).toBe(serverAnswer)
     }, 300_000)
+
+    const { typecheck } = framework
+    if (typecheck)
+      it('typechecks with virtual:ollama typed as the README says', async () => {
+        for (const [name, ...args] of typecheck) {
+          await run(process.execPath, [binary(name ?? ''), ...args], { cwd: root }).catch(
+            (error: { stdout?: string; stderr?: string; message: string }) => {
+              throw new Error(
+                `${name} ${args.join(' ')} failed in ${root}:\n${error.stdout}${error.stderr}`,
+              )
+            },
+          )
+        }
+      }, 120_000)
   })
 })
