@@ -194,7 +194,9 @@ describe.skipIf(skipBrowser)(
     }, 60_000)
 
     it('the overlay remembers being expanded or collapsed across reloads', async () => {
-      const page = await pages.open(`${vite.url}/`)
+      // Wide enough for the card to have a corner free of the page's controls: narrower, the
+      // expanded card docks as the badge rather than cover the model picker (overlay-dock.ts).
+      const page = await pages.open(`${vite.url}/`, { viewport: { width: 1280, height: 800 } })
       await waitForPhase(page, 'ready')
       // All ready and quiet, no choice made: it folds to its badge by itself.
       await eventually(() => isCollapsed(page)).toBe(true)

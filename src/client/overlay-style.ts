@@ -87,9 +87,18 @@ export const overlayCss = `
 :host([phase='pulling']) .dot { animation: pulse 1.4s ease-in-out infinite; }
 @keyframes pulse { 50% { opacity: 0.35; } }
 
-.title { font-weight: 600; color: var(--fg-strong); letter-spacing: 0.01em; }
-.phase { color: var(--phase-color); font-weight: 500; }
-.summary { color: var(--dim); font-variant-numeric: tabular-nums; white-space: nowrap; }
+.title { flex: none; font-weight: 600; color: var(--fg-strong); letter-spacing: 0.01em; }
+.phase { flex: none; color: var(--phase-color); font-weight: 500; }
+/* The one part that gives way on a narrow screen, so the badge never loses its toggle. */
+.summary {
+  min-width: 0;
+  overflow: hidden;
+  text-overflow: ellipsis;
+  color: var(--dim);
+  font-variant-numeric: tabular-nums;
+  white-space: nowrap;
+}
+:host(:not([collapsed]):not([docked])) .summary-waiting { display: none; }
 .spacer { flex: 1; }
 
 button {
@@ -101,6 +110,7 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 1px; }
 
 .toggle {
   display: inline-flex;
+  flex: none;
   align-items: center;
   justify-content: center;
   width: 22px;

@@ -39,6 +39,9 @@ export interface CardParts {
   header: HTMLDivElement
   phase: HTMLSpanElement
   summary: HTMLSpanElement
+  /** The summary's pull figure (or models ready), then its waiting chats (the badge only). */
+  summaryMain: HTMLSpanElement
+  summaryWaiting: HTMLSpanElement
   toggle: HTMLButtonElement
   /** One line per model that chats wait for. */
   waiting: HTMLDivElement
@@ -66,7 +69,15 @@ export function createCard(): CardParts {
     role: 'status',
     'aria-live': 'polite',
   })
-  const summary = h('span', { class: 'summary', 'data-testid': 'summary' })
+  const summaryMain = h('span')
+  // The card has a line of its own for waiting chats; the badge says it here.
+  const summaryWaiting = h('span', { class: 'summary-waiting' })
+  const summary = h(
+    'span',
+    { class: 'summary', 'data-testid': 'summary' },
+    summaryMain,
+    summaryWaiting,
+  )
   const simulated = h(
     'span',
     {
@@ -154,6 +165,8 @@ export function createCard(): CardParts {
     header,
     phase,
     summary,
+    summaryMain,
+    summaryWaiting,
     toggle,
     waiting,
     engine,
@@ -184,7 +197,10 @@ export function renderFacts(
   restart: RestartState = { restarting: false },
 ): void {
   setText(parts.phase, snapshot ? phaseLabel(snapshot.phase) : 'Connecting')
-  setText(parts.summary, snapshot ? summarise(snapshot) : '')
+  const main = snapshot ? pullSummary(snapshot) : ''
+  const waiting = snapshot ? waitingBadge(snapshot) : ''
+  setText(parts.summaryMain, main)
+  setText(parts.summaryWaiting, waiting && main ? ` · ${waiting}` : waiting)
   renderWaiting(parts.waiting, snapshot)
   setText(parts.engine, snapshot ? engineLine(snapshot.engine) : '…')
   parts.simulated.hidden = !snapshot?.engine?.simulated
@@ -223,13 +239,7 @@ function renderWaiting(el: HTMLDivElement, snapshot: StateSnapshot | null): void
   el.replaceChildren(...lines.map((line) => h('div', { 'data-testid': 'waiting-line' }, line)))
 }
 
-/** What the badge adds to the phase: pull progress and waiting chats, or how many models are ready. */
-function summarise(snapshot: StateSnapshot): string {
-  const waiting = waitingBadge(snapshot)
-  const progress = pullSummary(snapshot)
-  return progress && waiting ? `${progress} · ${waiting}` : progress || waiting
-}
-
+/** What the badge adds to the phase: overall pull progress, or how many models are ready. */
 function pullSummary(snapshot: StateSnapshot): string {
   const pulls = summarisePulls(snapshot.models)
   if (pulls) return pulls.percent === null ? '' : formatPercent(pulls.percent)
