@@ -4,7 +4,7 @@
 // server-rendered HTML, and a config edit restarts the host while the engine stays (the same
 // simulator, nothing pulled twice). The README's framework recipes are these files, word for word.
 import { execFile } from 'node:child_process'
-import { readFileSync, realpathSync, writeFileSync } from 'node:fs'
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import type { Browser, Page } from 'playwright-core'
@@ -86,6 +86,23 @@ const frameworks: Framework[] = [
 ]
 
 const fixtures = path.join(repo, 'test/fixtures/frameworks')
+/** Where the apps run: inside the repository, so they resolve its node_modules as workspaces do. */
+const runs = path.join(repo, 'test/fixtures/frameworks-run')
+
+/**
+ * A copy of the app to run and edit: the fixture itself stays as committed (the README's recipes
+ * are compared with it while these tests run), and what the framework generates goes away with it.
+ */
+function copyApp(dir: string): string {
+  mkdirSync(runs, { recursive: true })
+  const copy = mkdtempSync(path.join(runs, `${dir}-`))
+  cpSync(path.join(fixtures, dir), copy, {
+    recursive: true,
+    filter: (source) =>
+      !/[\\/](\.svelte-kit|\.react-router|\.nuxt|\.output|node_modules)$/.test(source),
+  })
+  return copy
+}
 const run = promisify(execFile)
 
 /** A CLI from the workspace's node_modules/.bin, run by this Node. */
@@ -162,16 +179,16 @@ describe.skipIf(skipBrowser)(browserSuiteName('framework apps with the plugin in
   })
 
   describe.each(frameworks)('$name', (framework) => {
-    const root = path.join(fixtures, framework.dir)
+    const root = copyApp(framework.dir)
     const configPath = path.join(root, framework.config)
-    const originalConfig = readFileSync(configPath, 'utf8')
     let dev: ViteProcess | undefined
 
     afterAll(async () => {
-      writeFileSync(configPath, originalConfig)
-      if (!dev) return
-      dev.killGroup()
-      await Promise.race([dev.exited, new Promise((r) => setTimeout(r, 5000))])
+      if (dev) {
+        dev.killGroup()
+        await Promise.race([dev.exited, new Promise((r) => setTimeout(r, 5000))])
+      }
+      rmSync(root, { recursive: true, force: true })
     })
 
     it('overlay, a streamed chat, chat() in the server loader, and a config edit that keeps the engine', async () => {
@@ -207,7 +224,7 @@ describe.skipIf(skipBrowser)(browserSuiteName('framework apps with the plugin in
 
       // A config edit restarts the host; the engine stays and nothing is pulled again.
       const restarts = dev.count(framework.restarted)
-      writeFileSync(configPath, `${originalConfig}// edited by test/frameworks.test.ts\n`)
+      appendFileSync(configPath, '// edited by test/frameworks.test.ts\n')
       await waitForText(dev, framework.restarted, restarts + 1, 60_000)
       const after = await waitForModels(dev, [MODEL], 60_000)
       expect(after.engine).toMatchObject({ kind: 'simulator', url: engine.url, pid: engine.pid })
