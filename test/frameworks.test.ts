@@ -105,6 +105,12 @@ function copyApp(dir: string): string {
 }
 const run = promisify(execFile)
 
+/**
+ * The environment a user's terminal has: without what Vitest sets for its own workers, which tells
+ * Nuxt's logger (std-env's `isTest`) to print warnings only, so its restarts would go unseen.
+ */
+const userEnv = { VITEST: undefined, TEST: undefined, NODE_ENV: undefined, VITEST_MODE: undefined }
+
 /** A CLI from the workspace's node_modules/.bin, run by this Node. */
 function binary(name: string): string {
   return realpathSync(path.join(repo, 'node_modules/.bin', name))
@@ -194,7 +200,7 @@ describe.skipIf(skipBrowser)(browserSuiteName('framework apps with the plugin in
     it('overlay, a streamed chat, chat() in the server loader, and a config edit that keeps the engine', async () => {
       const port = await freePort()
       const bin = binary(framework.bin)
-      dev = spawnDevCommand(root, [bin, ...framework.args(port)], port, {}, framework.routes)
+      dev = spawnDevCommand(root, [bin, ...framework.args(port)], port, userEnv, framework.routes)
       const routes = `${dev.url}${framework.routes}`
       const ready = await waitForModels(dev, [MODEL], 120_000)
       const engine = ready.engine as EngineInfo
