@@ -94,15 +94,51 @@ export function readBody(req: IncomingMessage, bounds: BodyBounds): Promise<Buff
   const limit = bounds.maxBodySize
   const declared = Number(req.headers['content-length'])
   if (declared > limit) return Promise.reject(tooLarge(limit))
-  return collect(req, limit, bounds.limits.bodyTimeoutMs)
+  return collect(req, limit, bounds.limits.bodyTimeoutMs, 'reject')
+}
+
+/** The first bytes of a body, and whether they are all of it. */
+export interface BodyHead {
+  head: Buffer
+  /** False when the body goes on past `maxBodySize`: the rest is still unread on the request, paused. */
+  complete: boolean
+}
+
+/**
+ * Reads a body whole when it fits in `maxBodySize`, like `readBody`, but a longer one is no error:
+ * it resolves with what arrived so far and leaves the rest paused on `req`, for a proxy to stream
+ * on (docs/decisions.md, "The proxy streams what it cannot hold"). The deadline covers the head only.
+ */
+export function readHead(req: IncomingMessage, bounds: BodyBounds): Promise<BodyHead> {
+  return collect(req, bounds.maxBodySize, bounds.limits.bodyTimeoutMs, 'stop').then((head) =>
+    Buffer.isBuffer(head) ? { head, complete: true } : head,
+  )
 }
 
 /**
  * Collects the body with listeners rather than `for await`, which would destroy the request (and
- * with it the socket) on overflow before the 413 could be written. Past the limit, or past the
- * deadline, the rest is drained and dropped; `sendError` then closes the connection.
+ * with it the socket) on overflow before the 413 could be written. Past the deadline, or past the
+ * limit with `overflow: 'reject'`, the rest is drained and dropped; `sendError` then closes the
+ * connection. With `overflow: 'stop'` the request is paused there instead, for someone to read on.
  */
-function collect(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
+function collect(
+  req: IncomingMessage,
+  limit: number,
+  timeoutMs: number,
+  overflow: 'reject',
+): Promise<Buffer>
+function collect(
+  req: IncomingMessage,
+  limit: number,
+  timeoutMs: number,
+  overflow: 'stop',
+): Promise<Buffer | BodyHead>
+function collect(
+  req: IncomingMessage,
+  limit: number,
+  timeoutMs: number,
+  overflow: 'reject' | 'stop',
+): Promise<Buffer | BodyHead> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
@@ -114,6 +150,12 @@ function collect(req: IncomingMessage, limit: number, timeoutMs: number): Promis
         return
       }
       cleanup()
+      if (overflow === 'stop') {
+        req.pause()
+        chunks.push(chunk)
+        resolve({ head: Buffer.concat(chunks, size), complete: false })
+        return
+      }
       req.resume()
       reject(tooLarge(limit))
     }
