@@ -159,10 +159,21 @@ describe('/v1/chat/completions', () => {
   })
 
   it('accepts PNG, JPEG, WebP and bare data URLs, and content null beside tool calls', async () => {
+    // Go's base64 decoder skips line breaks, so wrapped base64 is fine.
+    const wrapped = `${PNG.slice(0, 40)}\r\n${PNG.slice(40)}`
+    expect(
+      (
+        await post('/api/chat', {
+          model: 'llama3.2',
+          stream: false,
+          messages: [{ ...user[0], images: [wrapped] }],
+        })
+      ).status,
+    ).toBe(200)
     for (const prefix of ['data:image/png', 'data:image/jpeg', 'data:image/webp', 'data:']) {
       const res = await post('/v1/chat/completions', {
         model: 'llama3.2',
-        messages: image({ url: `${prefix};base64,${PNG}` }),
+        messages: image({ url: `${prefix};base64,${prefix === 'data:' ? wrapped : PNG}` }),
       })
       expect(res.status).toBe(200)
     }

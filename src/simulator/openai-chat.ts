@@ -9,6 +9,7 @@ import { type Format, formatFromResponseFormat } from './structured.js'
 import { type Think, thinkFromEffort } from './thinking.js'
 import { countTokens } from './tokens.js'
 import { type ToolSpec, toolsOf } from './tools.js'
+import { isStdBase64 } from './validate.js'
 
 export interface OpenAiChat {
   turns: Turn[]
@@ -117,10 +118,6 @@ export function checkImageUrl(url: string): void {
   const prefix = IMAGE_PREFIXES.find((p) => url.startsWith(p))
   const data = prefix ? url.slice(prefix.length) : undefined
   if (data === undefined || !isStdBase64(data)) throw new HttpError(400, 'invalid image input')
-}
-
-function isStdBase64(text: string): boolean {
-  return text.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(text)
 }
 
 /**

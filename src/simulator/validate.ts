@@ -116,13 +116,18 @@ export function optionsOf(body: JsonObject): JsonObject {
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
 
+/** Standard base64 as Go's decoder reads it: line breaks are skipped. */
+export function isStdBase64(text: string): boolean {
+  const bare = text.replace(/[\r\n]/g, '')
+  return bare.length % 4 === 0 && BASE64.test(bare)
+}
+
 /** `images` must be base64 (Go's `illegal base64 data at input byte N`). */
 export function checkImages(images: unknown): void {
   if (!Array.isArray(images)) return
   for (const image of images) {
-    if (typeof image !== 'string') continue
-    if (BASE64.test(image) && image.length % 4 === 0) continue
-    const bad = image.search(/[^A-Za-z0-9+/=]/)
+    if (typeof image !== 'string' || isStdBase64(image)) continue
+    const bad = image.search(/[^A-Za-z0-9+/=\r\n]/)
     const at = bad >= 0 ? bad : image.length - (image.length % 4)
     throw new HttpError(400, `illegal base64 data at input byte ${at}`)
   }
