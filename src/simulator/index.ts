@@ -9,9 +9,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { debuglog } from 'node:util'
 import { normalizeModelName } from '../models/name.js'
+import { BlobStore, handleHeadBlob, handlePostBlob } from './blobs.js'
 import type { CatalogExtension } from './catalog.js'
 import { handleGeneration } from './chat.js'
 import type { LiveConfig, SimContext } from './context.js'
+import { handleCreate } from './create.js'
 import {
   dmrInferencePath,
   dmrModelName,
@@ -36,6 +38,7 @@ import {
 import { handleCopy, handleDelete, handlePs, handleShow, handleTags } from './models.js'
 import { handleOpenAi, isOpenAiPath, sendOpenAiError } from './openai.js'
 import { BlobDownloads, handlePull } from './pull.js'
+import { handlePush } from './push.js'
 import { ModelRegistry } from './registry.js'
 import { openModelStore } from './store.js'
 
@@ -213,7 +216,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const origins = allowedOrigins(opts.origins)
   const loopback = isLoopbackHost(host)
 
-  const table = dmr ? dmrRoutes(downloads) : routes(downloads)
+  const table = dmr ? dmrRoutes(downloads) : routes(downloads, new BlobStore(ctx))
   const server = createServer(function ollamaSimulator(req, res) {
     route(ctx, table, { origins, loopback }, req, res)
   })
@@ -273,7 +276,7 @@ export interface RouteTable {
   [path: string]: Partial<Record<'GET' | 'HEAD' | 'POST' | 'DELETE', Handler>>
 }
 
-function routes(downloads: BlobDownloads): RouteTable {
+function routes(downloads: BlobDownloads, blobs: BlobStore): RouteTable {
   return {
     '/': {
       GET: (_c, _q, res) => sendText(res, 200, 'Ollama is running'),
@@ -291,6 +294,16 @@ function routes(downloads: BlobDownloads): RouteTable {
     '/api/show': { POST: async (ctx, _q, res, body) => handleShow(ctx, res, await body()) },
     '/api/pull': {
       POST: async (ctx, req, res, body) => handlePull(ctx, downloads, req, res, await body()),
+    },
+    '/api/push': {
+      POST: async (ctx, req, res, body) => handlePush(ctx, req, res, await body()),
+    },
+    '/api/create': {
+      POST: async (ctx, req, res, body) => handleCreate(ctx, blobs, req, res, await body()),
+    },
+    '/api/blobs/:digest': {
+      HEAD: (_c, req, res) => handleHeadBlob(blobs, res, pathOf(req)),
+      POST: async (_c, req, res) => handlePostBlob(blobs, req, res, pathOf(req)),
     },
     '/api/delete': { DELETE: async (ctx, _q, res, body) => handleDelete(ctx, res, await body()) },
     '/api/copy': { POST: async (ctx, _q, res, body) => handleCopy(ctx, res, await body()) },
@@ -313,6 +326,8 @@ const STRUCTS: Record<string, string> = {
   '/api/pull': 'PullRequest',
   '/api/delete': 'DeleteRequest',
   '/api/copy': 'CopyRequest',
+  '/api/push': 'PushRequest',
+  '/api/create': 'CreateRequest',
   '/api/chat': 'ChatRequest',
   '/api/generate': 'GenerateRequest',
   '/api/embed': 'EmbedRequest',
@@ -356,7 +371,7 @@ async function route(
       await handleOpenAi(ctx, req, res, method, path)
       return
     }
-    const entry = table[path] ?? (dmr ? dmrModelRoute(path) : undefined)
+    const entry = table[tablePath(path)] ?? (dmr ? dmrModelRoute(path) : undefined)
     // DMR is Go's net/http ServeMux, not gin: plain 404s and 405s, no trailing-slash redirect.
     if (!entry && dmr) return sendText(res, 404, '404 page not found\n')
     if (!entry) return notFound(req, res, path, table)
@@ -369,6 +384,15 @@ async function route(
     if (dmr) answerDmrError(res, error)
     else answerError(res, path, error)
   }
+}
+
+function pathOf(req: IncomingMessage): string {
+  return (req.url ?? '/').split('?')[0] ?? '/'
+}
+
+/** The table's key for a path: `/api/blobs/<anything>` is gin's `/api/blobs/:digest`. */
+function tablePath(path: string): string {
+  return /^\/api\/blobs\/[^/]+$/.test(path) ? '/api/blobs/:digest' : path
 }
 
 function hasKey(req: IncomingMessage, key: string): boolean {
