@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { debuglog } from 'node:util'
 import { normalizeModelName } from '../models/name.js'
+import { handleMessages, sendAnthropicError } from './anthropic.js'
 import { BlobStore, handleHeadBlob, handlePostBlob } from './blobs.js'
 import type { CatalogExtension } from './catalog.js'
 import { handleGeneration } from './chat.js'
@@ -40,6 +41,7 @@ import { handleOpenAi, isOpenAiPath, sendOpenAiError } from './openai.js'
 import { BlobDownloads, handlePull } from './pull.js'
 import { handlePush } from './push.js'
 import { ModelRegistry } from './registry.js'
+import { handleResponses } from './responses.js'
 import { openModelStore } from './store.js'
 
 const debug = debuglog('vite-plugin-ollama')
@@ -314,6 +316,8 @@ function routes(downloads: BlobDownloads, blobs: BlobStore): RouteTable {
       POST: async (ctx, req, res, body) =>
         handleGeneration(ctx, req, res, 'generate', await body()),
     },
+    '/v1/responses': { POST: (ctx, req, res) => handleResponses(ctx, req, res) },
+    '/v1/messages': { POST: (ctx, req, res) => handleMessages(ctx, req, res) },
     '/api/embed': { POST: async (ctx, _q, res, body) => handleEmbed(ctx, res, await body()) },
     '/api/embeddings': {
       POST: async (ctx, req, res, body) => handleEmbeddings(ctx, req, res, await body()),
@@ -363,7 +367,9 @@ async function route(
       return
     }
     if (ctx.options.apiKey !== undefined && path !== '/' && !hasKey(req, ctx.options.apiKey)) {
-      if (isOpenAiPath(path)) sendOpenAiError(res, 401, 'Incorrect API key provided')
+      if (isOpenAiPath(path) || path === '/v1/responses') {
+        sendOpenAiError(res, 401, 'Incorrect API key provided')
+      } else if (path === '/v1/messages') sendAnthropicError(res, 401, 'invalid x-api-key')
       else sendError(res, 401, 'unauthorized')
       return
     }
