@@ -87,10 +87,12 @@ function prepare(ctx: SimContext, kind: Kind, body: JsonObject): Prepared {
   const tools = kind === 'chat' ? toolsOf(body.tools, struct) : []
   const think = parseThink(body.think)
   const keepAlive = keepAliveOf(body)
-  const options = optionsOf(body)
+  const requested = optionsOf(body)
   checkTopLogprobs(body)
   const raw = typeof body.model === 'string' ? body.model : ''
   const model = resolveModel(ctx, kind, raw)
+  // A created model's parameters are defaults that the request's own options override.
+  const options = { ...model.modelfile?.parameters, ...requested }
   if (kind === 'generate' && body.raw === true && (body.template || body.system || body.context)) {
     throw new HttpError(400, 'raw mode does not support template, system, or context')
   }
