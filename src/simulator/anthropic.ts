@@ -61,7 +61,9 @@ export async function handleMessages(
     request.stream === true
       ? new MessagesStream(res, id, String(request.model), estimateInputTokens(request))
       : replyOnce(res, id)
-  await runNativeChat(ctx, req, res, native, sink)
+  // max_tokens is mandatory here and set high, so it caps the reply instead of filling it
+  // (docs/simulator.md, "/v1/responses and /v1/messages").
+  await runNativeChat(ctx, req, res, native, sink, { ceiling: true })
 }
 
 /** `stop_reason`: any tool call → tool_use; stop → end_turn; length → max_tokens. */

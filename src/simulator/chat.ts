@@ -250,13 +250,17 @@ function finalFor(p: Prepared, plan: TokenPlan, collected: Collected | undefined
   return out
 }
 
-/** Handles POST /api/chat or POST /api/generate once the body is parsed. */
+/**
+ * Handles POST /api/chat or POST /api/generate once the body is parsed. `ceiling`: `num_predict`
+ * only caps the reply (the /v1/messages route, whose `max_tokens` every request must set).
+ */
 export async function handleGeneration(
   ctx: SimContext,
   req: IncomingMessage,
   res: ServerResponse,
   kind: Kind,
   body: JsonObject,
+  { ceiling = false }: { ceiling?: boolean } = {},
 ): Promise<void> {
   const p = prepare(ctx, kind, body)
   const prompt = promptOf(p)
@@ -271,6 +275,7 @@ export async function handleGeneration(
     format: p.format,
     thinking: thinkingLevel(p.model, p.think),
     limit: p.options.num_predict,
+    ceiling,
     stop: (p.options.stop as string[] | undefined) ?? [],
   })
   const streaming = body.stream !== false

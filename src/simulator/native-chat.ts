@@ -28,10 +28,11 @@ export async function runNativeChat(
   res: ServerResponse,
   body: JsonObject,
   sink: ChatSink,
+  options: { ceiling?: boolean } = {},
 ): Promise<void> {
   const capture = new CapturedResponse(res, sink)
   try {
-    await handleGeneration(ctx, req, capture as unknown as ServerResponse, 'chat', body)
+    await handleGeneration(ctx, req, capture as unknown as ServerResponse, 'chat', body, options)
   } catch (error) {
     if (!(error instanceof HttpError)) throw error
     if (!capture.headersSent) sink.error(error.status, error.message)
