@@ -49,7 +49,7 @@ export function planAnswer(a: AnswerInput): TokenPlan {
   const thinking = a.thinking ? tokenize(thinkingText(a.model, a.name, a.prompt, a.thinking)) : []
   const limit = typeof a.limit === 'number' && a.limit > 0 ? Math.floor(a.limit) : undefined
   const none: SimToolCall[] = []
-  // Thinking counts against num_predict: a small budget ends inside it (docs/simulator.md, §3.5).
+  // Thinking counts against num_predict: a small budget ends inside it (docs/simulator.md, "Thinking").
   if (limit !== undefined && thinking.length >= limit) {
     return {
       thinking: thinking.slice(0, limit),
@@ -58,7 +58,7 @@ export function planAnswer(a: AnswerInput): TokenPlan {
       doneReason: 'length',
     }
   }
-  // With a format, the answer is a second runner pass with its own num_predict (§3.6).
+  // With a format, the answer is a second runner pass with its own num_predict (docs/simulator.md, "Structured output").
   const budget =
     limit === undefined ? undefined : a.format && thinking.length ? limit : limit - thinking.length
 

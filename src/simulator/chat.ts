@@ -218,7 +218,7 @@ function chunkFor(
   return chunk
 }
 
-/** A tool call arrives in a chunk of its own with empty content (docs/simulator.md, §2.5). */
+/** A tool call arrives in a chunk of its own with empty content (docs/simulator.md, "Tool calls"). */
 function toolCallChunk(p: Prepared, call: TokenPlan['toolCalls'][number]): JsonObject {
   const message = { role: 'assistant', content: '', tool_calls: [nativeToolCall(call)] }
   return { model: p.raw, created_at: goTime(nowNs()), message, done: false }

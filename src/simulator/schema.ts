@@ -37,7 +37,7 @@ function stringCandidates(text: string): string[] {
   for (const match of text.matchAll(runs)) {
     if (match[1] && match[1] !== 'I') names.push(match[1])
   }
-  return [...quoted, ...names].filter((s) => s.trim() !== '')
+  return [...new Set([...quoted, ...names])].filter((s) => s.trim() !== '')
 }
 
 const MAX_DEPTH = 8
