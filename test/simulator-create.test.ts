@@ -123,9 +123,9 @@ describe.each(targets)('create, blobs and push through %s', (name, host) => {
     expect((await fetch(blob, { method: 'POST', headers: JSON_TYPE, body: gguf })).status).toBe(200)
 
     const model = `gguf-${tag}`
-    const lines = await statuses(
-      await ollama().create({ model, files: { 'model.gguf': digest }, stream: true }),
-    )
+    // ollama-js passes `files` through, though its CreateRequest type does not list it.
+    const request = { model, files: { 'model.gguf': digest }, stream: true as const }
+    const lines = await statuses(await ollama().create(request))
     expect(lines[0]).toBe('parsing GGUF')
     expect(lines).toContain(`using existing layer ${digest}`)
     expect(lines.at(-1)).toBe('success')
