@@ -235,3 +235,30 @@ describe.each(targets)('/v1/responses through %s', (_name, baseURL) => {
     expect(text).not.toContain('[DONE]')
   })
 })
+
+describe('/v1/responses and a client that goes away', () => {
+  it('stops generating the moment the stream is aborted', async () => {
+    sim.configure({ tokenDelayMs: 20 })
+    try {
+      const client = new OpenAI({ baseURL: `${sim.url}/v1`, apiKey: 'ollama', maxRetries: 0 })
+      const controller = new AbortController()
+      const cancelled = new Promise((resolve) => sim.events.once('stream-cancel', resolve))
+      const stream = await client.responses.create(
+        { model: 'llama3.2', input: 'Go on', max_output_tokens: 500, stream: true },
+        { signal: controller.signal },
+      )
+      let deltas = 0
+      await (async () => {
+        for await (const event of stream) {
+          if (event.type !== 'response.output_text.delta') continue
+          deltas++
+          controller.abort()
+        }
+      })().catch(() => undefined)
+      expect(await cancelled).toMatchObject({ path: '/v1/responses', model: 'llama3.2' })
+      expect(deltas).toBeLessThan(500)
+    } finally {
+      sim.configure({ tokenDelayMs: 0 })
+    }
+  })
+})
