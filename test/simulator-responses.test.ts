@@ -214,6 +214,39 @@ describe.each(targets)('/v1/responses through %s', (_name, baseURL) => {
     expect(effort).toBeInstanceOf(OpenAI.BadRequestError)
     expect((effort as Error).message).toContain('invalid reasoning value: "huge"')
 
+    const image = (url: string) =>
+      client()
+        .responses.create({
+          model: 'llama3.2',
+          input: [
+            { role: 'user', content: [{ type: 'input_image', image_url: url, detail: 'auto' }] },
+          ],
+        })
+        .catch((e: unknown) => e)
+    expect(((await image('data:image/gif;base64,R0lGODlh')) as Error).message).toContain(
+      'invalid image input',
+    )
+    expect(((await image('https://example.com/cat.png')) as Error).message).toContain(
+      'image URLs are not currently supported, please use base64 encoded data instead',
+    )
+    const png = await client().responses.create({
+      model: 'llama3.2',
+      input: [
+        {
+          role: 'user',
+          content: [
+            { type: 'input_text', text: 'What is this?' },
+            {
+              type: 'input_image',
+              image_url: 'data:image/png;base64,iVBORw0KGgo=',
+              detail: 'auto',
+            },
+          ],
+        },
+      ],
+    })
+    expect(png.output_text).toBe(simulatedReply('llama3.2', 'What is this?'))
+
     const missing = await client()
       .responses.create({ model: 'no-such-model', input: 'x', stream: true })
       .catch((e: unknown) => e)
