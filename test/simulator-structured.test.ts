@@ -92,6 +92,24 @@ describe('native format', () => {
   ])('answers %s with the runner’s 500', async (_what, format, error) => {
     expect(await chat({ model: 'llama3.2', format })).toEqual({ status: 500, body: { error } })
   })
+
+  it('checks format only when generating: a load-only request ignores it', async () => {
+    const res = await post('/api/chat', { model: 'llama3.2', messages: [], format: 'xml' })
+    expect(res).toMatchObject({ status: 200, body: { done_reason: 'load' } })
+  })
+
+  it('keeps the answer to a hostile schema bounded', async () => {
+    const wide = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, { $ref: '#' }]))
+    for (const format of [
+      { type: 'array', minItems: 1e9, items: { type: 'string', minLength: 1e9 } },
+      { type: 'object', properties: wide },
+    ]) {
+      const res = await chat({ model: 'llama3.2', format })
+      expect(res.status).toBe(200)
+      expect(res.body.message.content.length).toBeLessThan(2_000_000)
+      expect(() => JSON.parse(res.body.message.content)).not.toThrow()
+    }
+  })
 })
 
 describe('/v1 response_format', () => {

@@ -113,8 +113,6 @@ function prepare(ctx: SimContext, kind: Kind, body: JsonObject): Prepared {
     think,
     suffix: typeof body.suffix === 'string' ? body.suffix : '',
   })
-  // The runner rejects a bad format once the model is chosen (docs/simulator.md, "Structured output").
-  prepared.format = parseFormat(body.format)
   return prepared
 }
 
@@ -265,6 +263,9 @@ export async function handleGeneration(
   const p = prepare(ctx, kind, body)
   const prompt = promptOf(p)
   if (!prompt) return loadOrUnload(ctx, req, res, p)
+  // The runner rejects a bad format when it generates, so a load-only request never sees it
+  // (docs/simulator.md, "Structured output").
+  p.format = parseFormat(body.format)
 
   const plan = planAnswer({
     model: p.model,

@@ -4,16 +4,31 @@
 
 import type { JsonObject } from './http.js'
 
+// Bounds that keep a hostile schema (deep, wide, or asking for a billion items) from making the
+// answer explode; real schemas stay far below them.
+const MAX_DEPTH = 8
+const MAX_VALUES = 1000
+const MAX_ITEMS = 100
+const MAX_STRING = 10_000
+
 /** The words of a prompt that values are taken from, consumed in order. */
 export class PromptValues {
   private readonly numbers: number[]
   private readonly strings: string[]
   private readonly fallback: string
+  /** Values left to make (MAX_VALUES per answer). */
+  private budget = MAX_VALUES
 
   constructor(text: string) {
     this.numbers = (text.match(/-?\d+(?:\.\d+)?/g) ?? []).map(Number)
     this.strings = stringCandidates(text)
     this.fallback = text.replace(/\s+/g, ' ').trim().slice(0, 60) || 'example'
+  }
+
+  /** Takes one value from the budget; false once it is spent. */
+  spend(): boolean {
+    this.budget--
+    return this.budget >= 0
   }
 
   nextNumber(): number | undefined {
@@ -40,8 +55,6 @@ function stringCandidates(text: string): string[] {
   return [...new Set([...quoted, ...names])].filter((s) => s.trim() !== '')
 }
 
-const MAX_DEPTH = 8
-
 /** An instance of `schema` that validates against it, with values taken from `values`. */
 export function instanceOf(
   schema: unknown,
@@ -50,6 +63,7 @@ export function instanceOf(
   depth = 0,
 ): unknown {
   if (typeof schema !== 'object' || schema === null || depth > MAX_DEPTH) return null
+  if (!values.spend()) return null
   const s = schema as JsonObject
   if (typeof s.$ref === 'string')
     return instanceOf(resolveRef(root, s.$ref), values, root, depth + 1)
@@ -117,9 +131,11 @@ function objectOf(s: JsonObject, values: PromptValues, root: unknown, depth: num
 function arrayOf(s: JsonObject, values: PromptValues, root: unknown, depth: number): unknown[] {
   const min = typeof s.minItems === 'number' ? s.minItems : 1
   const max = typeof s.maxItems === 'number' ? s.maxItems : Math.max(1, min)
-  const count = Math.min(Math.max(1, min), max)
+  const count = Math.min(Math.max(1, min), max, MAX_ITEMS)
   if (Array.isArray(s.prefixItems)) {
-    return (s.prefixItems as unknown[]).map((item) => instanceOf(item, values, root, depth + 1))
+    return (s.prefixItems as unknown[])
+      .slice(0, MAX_ITEMS)
+      .map((item) => instanceOf(item, values, root, depth + 1))
   }
   const items: unknown[] = []
   for (let i = 0; i < count; i++) items.push(instanceOf(s.items, values, root, depth + 1))
@@ -144,7 +160,7 @@ function stringOf(s: JsonObject, values: PromptValues): string {
   const min = typeof s.minLength === 'number' ? s.minLength : 0
   const max = typeof s.maxLength === 'number' ? s.maxLength : Number.POSITIVE_INFINITY
   if (text.length > max) text = text.slice(0, max)
-  if (text.length < min) text = text.padEnd(min, '.')
+  if (text.length < min) text = text.padEnd(Math.min(min, MAX_STRING), '.')
   return text
 }
 
