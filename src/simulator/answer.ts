@@ -37,6 +37,11 @@ export interface AnswerInput {
   thinking: ThinkLevel | false
   /** `num_predict` / `max_tokens`: ≤ 0 or absent means no limit. */
   limit: unknown
+  /**
+   * `limit` only caps the reply, with no filler up to it: Anthropic clients must send
+   * `max_tokens` and set it high, where a real model stops on its own (docs/simulator.md).
+   */
+  ceiling?: boolean
   stop: string[]
 }
 
@@ -86,7 +91,7 @@ export function planAnswer(a: AnswerInput): TokenPlan {
   const tokens = tokenize(cut)
   if (budget === undefined)
     return { thinking, content: tokens, toolCalls: none, doneReason: 'stop' }
-  if (free) {
+  if (free && !a.ceiling) {
     const content = fillTokens(`${a.name}\n${a.prompt}`, tokens, budget)
     return { thinking, content, toolCalls: none, doneReason: 'length' }
   }

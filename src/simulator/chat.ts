@@ -87,10 +87,12 @@ function prepare(ctx: SimContext, kind: Kind, body: JsonObject): Prepared {
   const tools = kind === 'chat' ? toolsOf(body.tools, struct) : []
   const think = parseThink(body.think)
   const keepAlive = keepAliveOf(body)
-  const options = optionsOf(body)
+  const requested = optionsOf(body)
   checkTopLogprobs(body)
   const raw = typeof body.model === 'string' ? body.model : ''
   const model = resolveModel(ctx, kind, raw)
+  // A created model's parameters are defaults that the request's own options override.
+  const options = { ...model.modelfile?.parameters, ...requested }
   if (kind === 'generate' && body.raw === true && (body.template || body.system || body.context)) {
     throw new HttpError(400, 'raw mode does not support template, system, or context')
   }
@@ -246,13 +248,17 @@ function finalFor(p: Prepared, plan: TokenPlan, collected: Collected | undefined
   return out
 }
 
-/** Handles POST /api/chat or POST /api/generate once the body is parsed. */
+/**
+ * Handles POST /api/chat or POST /api/generate once the body is parsed. `ceiling`: `num_predict`
+ * only caps the reply (the /v1/messages route, whose `max_tokens` every request must set).
+ */
 export async function handleGeneration(
   ctx: SimContext,
   req: IncomingMessage,
   res: ServerResponse,
   kind: Kind,
   body: JsonObject,
+  { ceiling = false }: { ceiling?: boolean } = {},
 ): Promise<void> {
   const p = prepare(ctx, kind, body)
   const prompt = promptOf(p)
@@ -270,6 +276,7 @@ export async function handleGeneration(
     format: p.format,
     thinking: thinkingLevel(p.model, p.think),
     limit: p.options.num_predict,
+    ceiling,
     stop: (p.options.stop as string[] | undefined) ?? [],
   })
   const streaming = body.stream !== false
