@@ -41,10 +41,12 @@ describe('virtual:ollama (src/client/index.ts)', () => {
     return socket
   }
 
-  it('declares in client.d.ts every function the module exports', async () => {
+  it('declares in client.d.ts every function and value the module exports', async () => {
     expect(typesInStep).toBe(true)
     const declared = await readFile(new URL('../client.d.ts', import.meta.url), 'utf8')
-    const names = [...declared.matchAll(/export (?:function|class) (\w+)/g)].map((m) => m[1]).sort()
+    const names = [...declared.matchAll(/export (?:function|class|let|const) (\w+)/g)]
+      .map((m) => m[1])
+      .sort()
     expect(Object.keys(browser).sort()).toEqual(names)
   })
 
