@@ -6,6 +6,7 @@ import ollama from '../src/index.js'
 import type { ModelWaiting, StateSnapshot } from '../src/protocol.js'
 import { type Simulator, type SimulatorOptions, startSimulator } from '../src/simulator/index.js'
 import { processState } from '../src/singleton.js'
+import { orderingProblem, readUiChunks, uiChatBody, userMessage } from './helpers/ui-stream.js'
 import { makeApp, startVite, waitFor } from './helpers/vite.js'
 import { ChatClient } from './helpers/ws-client.js'
 
@@ -102,6 +103,28 @@ describe('a chat waits for its model', () => {
     expect(names.at(-1)).toBe('done')
     expect(names).not.toContain('error')
     expect((await status(base)).models.find((m) => m.name === MODEL)?.status).not.toBe('pulling')
+  })
+
+  it('in the AI SDK stream: transient data-ollama-waiting parts, then the answer', async () => {
+    const { base } = await serve()
+    await pullPast(base, 20)
+    const res = await fetch(`${base}/chat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(uiChatBody([userMessage('hello')], { model: MODEL })),
+    })
+    const { chunks } = await readUiChunks(res)
+    expect(orderingProblem(chunks)).toBeNull()
+    const types = chunks.map((c) => c.type)
+    const waiting = chunks.filter((c) => c.type === 'data-ollama-waiting')
+    expect(waiting.length).toBeGreaterThan(1)
+    expect(waiting[0]).toMatchObject({
+      transient: true,
+      data: { model: MODEL, percent: expect.any(Number) },
+    })
+    expect(types.slice(0, 2)).toEqual(['start', 'start-step'])
+    expect(types.lastIndexOf('data-ollama-waiting')).toBeLessThan(types.indexOf('text-start'))
+    expect(chunks.at(-1)).toMatchObject({ type: 'finish', finishReason: 'stop' })
   })
 
   it('as JSON and through the proxied /api/chat and /v1/chat/completions: they just wait', async () => {

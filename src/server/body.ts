@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { z } from 'zod'
+import { problemText } from '../chat/framing.js'
 import { fixedLimits, type Limits } from '../limits.js'
 import { ProblemError, toProblem } from '../problem.js'
 import { jsonDepthExceeds } from './json.js'
@@ -23,8 +24,11 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text)
 }
 
-/** Answers `{ error, hint? }` with the problem's status, else a 500. */
-export function sendError(res: ServerResponse, err: unknown): void {
+/**
+ * Answers `{ error, hint? }` with the problem's status, else a 500; as `text`, one line of plain
+ * text (the AI SDK's `useChat` shows an error answer's body as `error.message`).
+ */
+export function sendError(res: ServerResponse, err: unknown, as: 'json' | 'text' = 'json'): void {
   let status = 500
   if (isHttpProblem(err)) {
     status = err.status
@@ -33,8 +37,24 @@ export function sendError(res: ServerResponse, err: unknown): void {
     // request on this keep-alive connection, so the connection closes after the answer.
     if (status === 408 || status === 413) res.shouldKeepAlive = false
   }
-  const { message, hint } = toProblem(err)
-  sendJson(res, status, hint ? { error: message, hint } : { error: message })
+  const problem = toProblem(err)
+  if (as === 'text') sendText(res, status, problemText(problem))
+  else {
+    const { message, hint } = problem
+    sendJson(res, status, hint ? { error: message, hint } : { error: message })
+  }
+}
+
+function sendText(res: ServerResponse, status: number, text: string): void {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  res.statusCode = status
+  res.setHeader('Content-Type', 'text/plain; charset=utf-8')
+  res.setHeader('Content-Length', Buffer.byteLength(text))
+  res.setHeader('Cache-Control', 'no-store')
+  res.end(text)
 }
 
 /** `application/json` or any `+json` type, parameters allowed. */
