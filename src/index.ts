@@ -1,17 +1,22 @@
-import { debuglog } from 'node:util'
-import type { Plugin, ViteDevServer } from 'vite'
+import type { Logger, Plugin } from 'vite'
 import { version as viteVersion } from 'vite'
-import { type OllamaPluginOptions, type ResolvedOptions, resolveOptions } from './options.js'
-import { Orchestrator } from './orchestrator.js'
+import { bindHost, middlewareModeDecline } from './host.js'
+import {
+  claimOrchestrator,
+  installSignalHandlers,
+  releaseOrchestrator,
+  supportsCloseServerHook,
+  wrapCloseForOldVite,
+} from './lifecycle.js'
+import { type OllamaPluginOptions, resolveOptions } from './options.js'
 import { previewPlugin } from './preview.js'
 import type { RouteContext } from './server/context.js'
 import { stateWatch } from './server/model-wait.js'
 import { exposureLine } from './server/network.js'
 import { connectOverlayEvents } from './server/overlay-events.js'
 import { ollamaRoutes } from './server/routes.js'
-import { attachChatSocket } from './server/ws/socket.js'
 import { processState } from './singleton.js'
-import { announce, reportToTerminal } from './terminal.js'
+import { announce, shareTerminal } from './terminal.js'
 import {
   devRouteBase,
   isVitestMode,
@@ -38,8 +43,6 @@ export { OllamaOptionsError, resolveOptions } from './options.js'
 export type * from './protocol.js'
 export type { Simulator, SimulatorOptions, SimulatorStats } from './simulator/index.js'
 export { startSimulator } from './simulator/index.js'
-
-const debug = debuglog('vite-plugin-ollama')
 
 /**
  * `ollama(options)`: a local LLM for the Vite dev server. Detects the GPU, makes sure Ollama runs
@@ -68,6 +71,12 @@ export default ollama
 
 /** The dev server's half: the engine, the routes, the WebSocket, the overlay and the terminal. */
 function devPlugin(userOptions: OllamaPluginOptions, state: PluginState): Plugin {
+  /** Servers of this instance holding the orchestrator (an inline config's restart reuses it). */
+  let claims = 0
+  /** Whether the host owns the server (middleware mode), so a close may be the host's restart. */
+  let hostOwned = false
+  /** Each server's detach, by its client environment, whose `closeBundle` says it closed. */
+  const closers = new WeakMap<object, () => void>()
   return {
     name: 'vite-plugin-ollama',
     enforce: 'pre',
@@ -96,23 +105,22 @@ function devPlugin(userOptions: OllamaPluginOptions, state: PluginState): Plugin
 
     configureServer(server) {
       const { options, config } = state
-      const routeBase = devRouteBase(state)
       if (!options.enabled) return
-      if (!server.httpServer && !options.middlewareMode) {
-        // Middleware mode (SSR hosts, Storybook, test runners) starts servers users did not ask
-        // Ollama for; `middlewareMode: true` opts in.
-        debug('middleware mode without middlewareMode: true: doing nothing')
+      const decline = middlewareModeDecline(server, options)
+      if (decline) {
+        sayDeclineOnce(config.logger, decline)
         return
       }
       state.active = true
+      hostOwned = !server.httpServer
+      claims++
       const orchestrator = claimOrchestrator(options)
-      const watch = stateWatch(orchestrator)
       const ctx: RouteContext = {
-        base: routeBase,
+        base: devRouteBase(state),
         options: () => orchestrator.currentOptions,
         upstream: () => orchestrator.upstream(),
         snapshot: () => orchestrator.snapshot(),
-        watch,
+        watch: stateWatch(orchestrator),
         pull: (model, signal) => orchestrator.pull(model, signal),
         restartEngine: () => orchestrator.restartEngine(),
         cancelPull: (model) => orchestrator.cancelPull(model),
@@ -120,33 +128,34 @@ function devPlugin(userOptions: OllamaPluginOptions, state: PluginState): Plugin
         allowedHosts: () => config.server.allowedHosts,
         logger: config.logger,
       }
+      const host = bindHost(server, ctx)
+      server.middlewares.use(host.middleware)
       server.middlewares.use(ollamaRoutes(ctx))
-      const socket = server.httpServer
-        ? attachChatSocket(server.httpServer as never, ctx)
-        : undefined
       const disconnectOverlay = connectOverlayEvents(server, orchestrator)
-      const stopTerminal = reportToTerminal(orchestrator, {
+      const leaveTerminal = shareTerminal(orchestrator, {
         logger: config.logger,
         stream: process.stdout,
-        // During a restart the new server has no URLs yet: the last known one is the same.
-        chatUrl: () => {
-          const local = server.resolvedUrls?.local[0]
-          if (local) processState().lastUrl = local.replace(/\/$/, '')
-          return `${processState().lastUrl ?? ''}${options.base}/chat`
-        },
+        // During a restart the new server has no URL yet: the last known one is the same. In
+        // middleware mode it is the host's, known from the first request; until then the path.
+        chatUrl: () => `${host.pageOrigin() ?? processState().lastUrl ?? ''}${ctx.base}/chat`,
       })
       // This instance's ties to the orchestrator die with its server; the orchestrator does not.
+      let detached = false
       const detach = () => {
+        if (detached) return
+        detached = true
         disconnectOverlay()
-        stopTerminal()
-        void socket?.close()
+        leaveTerminal()
+        void host.close()
       }
+      // The server's close: its HTTP server's, or, in middleware mode, its client environment's.
       server.httpServer?.once('close', detach)
+      closers.set(server.environments.client, detach)
       installSignalHandlers()
       // The Vite running this server (Vite >= 7 tells the hook), which need not be the one this
       // package resolves `vite` to in a monorepo.
       const running = (this as { meta?: { viteVersion?: string } } | undefined)?.meta?.viteVersion
-      if (!supportsCloseServerHook(running ?? viteVersion)) wrapCloseForOldVite(server)
+      if (!supportsCloseServerHook(running ?? viteVersion)) wrapCloseForOldVite(server, detach)
 
       // Never delay `listening`: the app is served at once, Ollama comes up beside it.
       const start = () => {
@@ -159,90 +168,27 @@ function devPlugin(userOptions: OllamaPluginOptions, state: PluginState): Plugin
       else setImmediate(start)
     },
 
+    // A middleware-mode server has no HTTP server whose `close` says it went: its environments
+    // close with it.
+    closeBundle() {
+      const environment = (this as { environment?: object }).environment
+      const detach = environment && closers.get(environment)
+      if (detach) detach()
+    },
+
     // Vite >= 8.3 says why a server closes: a restart hands the orchestrator to the new instance.
     async closeServer({ reason }: { reason: 'restart' | 'close' }) {
-      await releaseOrchestrator(reason === 'close')
+      if (claims === 0) return
+      claims--
+      await releaseOrchestrator(reason === 'close', hostOwned)
     },
   } as Plugin
 }
 
-/** One orchestrator per process: the new instance after a config restart adopts it. */
-function claimOrchestrator(options: ResolvedOptions): Orchestrator {
+/** Said once per process: Nuxt runs two Vite servers, and a restart makes new ones. */
+function sayDeclineOnce(logger: Logger, message: string): void {
   const state = processState()
-  state.owners++
-  if (state.orchestrator) {
-    void state.orchestrator.update(options)
-    return state.orchestrator
-  }
-  state.orchestrator = new Orchestrator(options)
-  return state.orchestrator
-}
-
-/** A server let go of the orchestrator; the last one to close for good disposes it. */
-async function releaseOrchestrator(closing: boolean): Promise<void> {
-  const state = processState()
-  state.owners = Math.max(0, state.owners - 1)
-  if (closing && state.owners === 0) await disposeOrchestrator()
-}
-
-async function disposeOrchestrator(): Promise<void> {
-  const state = processState()
-  const orchestrator = state.orchestrator
-  state.orchestrator = undefined
-  if (orchestrator) {
-    const disposal = orchestrator.dispose()
-    state.disposals.add(disposal)
-    void disposal.finally(() => state.disposals.delete(disposal))
-  }
-  // On SIGTERM, Vite's handler runs first and `closeServer` has already taken the orchestrator:
-  // wait for that disposal too, or the signal handler exits with `ollama serve` still running.
-  await Promise.allSettled([...state.disposals])
-}
-
-function supportsCloseServerHook(version: string): boolean {
-  const [major = 0, minor = 0] = version.split('.').map(Number)
-  return major > 8 || (major === 8 && minor >= 3)
-}
-
-/**
- * Vite 7.0 to 8.2 has no restart-versus-close signal (docs/decisions.md, "Restart versus close"):
- * count restarts in flight and dispose on a close that is not part of one (the Cloudflare plugin's
- * pattern).
- */
-function wrapCloseForOldVite(server: ViteDevServer): void {
-  const state = processState()
-  const restart = server.restart.bind(server)
-  const close = server.close.bind(server)
-  server.restart = async (forceOptimize?: boolean) => {
-    state.restarting++
-    try {
-      await restart(forceOptimize)
-    } finally {
-      state.restarting--
-    }
-  }
-  server.close = async () => {
-    await close()
-    await releaseOrchestrator(state.restarting === 0)
-  }
-}
-
-/**
- * Ctrl+C runs no Vite hook at all, and SIGTERM exits right after Vite's own close
- * (docs/decisions.md, "Ctrl+C runs no Vite hook"): stop what we started ourselves, then exit. The
- * `exit` handler is the synchronous last resort when something else ends the process.
- */
-function installSignalHandlers(): void {
-  const state = processState()
-  if (state.signalsInstalled) return
-  state.signalsInstalled = true
-  const onSignal = (signal: NodeJS.Signals) => {
-    const code = signal === 'SIGINT' ? 130 : 143
-    const timer = setTimeout(() => process.exit(code), 10_000)
-    timer.unref()
-    disposeOrchestrator().finally(() => process.exit(code))
-  }
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
-  process.once('exit', () => processState().orchestrator?.disposeSync())
+  if (state.declineSaid) return
+  state.declineSaid = true
+  announce(logger, message)
 }

@@ -216,11 +216,14 @@ export interface OllamaPluginOptions {
    */
   limits?: Partial<Limits>
   /**
-   * Also run when Vite is in middleware mode (no HTTP server of its own: SSR hosts, Storybook,
-   * Vitest): the routes are mounted, the WebSocket route is not.
-   * @default false
+   * Whether to run when Vite is in middleware mode (no HTTP server of its own: Nuxt, Astro,
+   * Storybook, an Express app with `createServer({ server: { middlewareMode: true } })`).
+   * `'auto'` runs there unless the server has no WebSocket (`server.ws: false`: a tool's own
+   * module-loading server, such as a content sync during a build); `true` runs in every
+   * middleware-mode server, `false` in none. Vitest never starts the engine (see `simulator.vitest`).
+   * @default 'auto'
    */
-  middlewareMode?: boolean
+  middlewareMode?: 'auto' | boolean
   /**
    * Container settings for the `docker` engine.
    * @default see DockerOptions
@@ -416,7 +419,7 @@ export const optionsSchema = z
     network: z.enum(['none', 'chat', 'full']).default('chat'),
     allowedOrigins: z.array(originSchema).default([]),
     limits: limitsSchema.default({}),
-    middlewareMode: z.boolean().default(false),
+    middlewareMode: z.union([z.literal('auto'), z.boolean()]).default('auto'),
     docker: dockerSchema.default(dockerSchema.parse({})),
     dmr: dmrSchema.default(dmrSchema.parse({})),
     simulator: simulatorSchema.default(simulatorSchema.parse({})),

@@ -20,14 +20,45 @@ interface ProcessState {
    * and exit while `ollama serve` is still running.
    */
   disposals: Set<Promise<void>>
-  /** The dev server's last local URL, for messages printed while a restart has none yet. */
+  /**
+   * The dev server's last URL as pages reach it (`http://localhost:5173`), for the terminal's
+   * messages while a restart has none yet; in middleware mode learned from the first request.
+   */
   lastUrl?: string
+  /**
+   * Where server code in this process reaches the dev routes (`http://127.0.0.1:3000`): the
+   * server-side `virtual:ollama` reads it at request time (src/client/server-fetch.ts).
+   */
+  devOrigin?: string
+  /**
+   * The disposal a host-owned server's close put off (src/lifecycle.ts): Nuxt restarts by closing
+   * its Vite server and creating another, and the new one cancels this by claiming the orchestrator.
+   */
+  graceTimer?: NodeJS.Timeout
+  /** The one terminal reporter of the process, whatever the number of servers (src/terminal.ts). */
+  terminal?: SharedTerminal
+  /** Whether the plugin already said why it does nothing in a middleware-mode server. */
+  declineSaid: boolean
+}
+
+/** The process's terminal reporter, shared by every server that uses the orchestrator. */
+export interface SharedTerminal {
+  orchestrator: Orchestrator
+  /** The servers printing through it; the newest one's logger and URL are used. */
+  users: object[]
+  stop(): void
 }
 
 const key = Symbol.for('vite-plugin-ollama')
 
 export function processState(): ProcessState {
   const g = globalThis as typeof globalThis & { [key]?: ProcessState }
-  g[key] ??= { owners: 0, restarting: 0, signalsInstalled: false, disposals: new Set() }
+  g[key] ??= {
+    owners: 0,
+    restarting: 0,
+    signalsInstalled: false,
+    disposals: new Set(),
+    declineSaid: false,
+  }
   return g[key]
 }

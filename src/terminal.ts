@@ -3,6 +3,7 @@ import type { Logger } from 'vite'
 import { formatBytes } from './format.js'
 import type { Orchestrator } from './orchestrator.js'
 import type { Phase, PullProgressEvent, StateSnapshot } from './protocol.js'
+import { processState } from './singleton.js'
 import { createThrottle, isFinalProgress } from './throttle.js'
 
 const TAG = colors.magenta('[ollama]')
@@ -24,7 +25,12 @@ export interface TerminalOptions {
  * not), and one ready line with the chat endpoint.
  */
 export function reportToTerminal(orchestrator: Orchestrator, options: TerminalOptions): () => void {
-  const { logger } = options
+  // Read at each line: a shared reporter speaks through its newest server (shareTerminal).
+  const logger = {
+    info: (msg: string) => options.logger.info(msg),
+    warn: (msg: string) => options.logger.warn(msg),
+    error: (msg: string) => options.logger.error(msg),
+  }
   const tty = options.stream?.isTTY && !process.env.CI ? options.stream : undefined
   const bars = new Map<string, PullProgressEvent>()
   const tenths = new Map<string, number>()
@@ -172,6 +178,40 @@ function formatEta(seconds: number): string {
   return m < 60
     ? `${m}m${String(seconds % 60).padStart(2, '0')}s`
     : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`
+}
+
+/**
+ * The terminal reporter of the process: every server that uses the orchestrator prints through
+ * one, so two Vite servers in one process (Nuxt's client and server, a test runner beside an app)
+ * print each line once. The newest server's logger and URL speak; the last one to leave stops it.
+ */
+export function shareTerminal(orchestrator: Orchestrator, options: TerminalOptions): () => void {
+  const state = processState()
+  let shared = state.terminal
+  if (shared?.orchestrator !== orchestrator) {
+    shared?.stop()
+    const users: TerminalOptions[] = []
+    const newest = () => users.at(-1) ?? options
+    const stop = reportToTerminal(orchestrator, {
+      get logger() {
+        return newest().logger
+      },
+      stream: options.stream,
+      chatUrl: () => newest().chatUrl(),
+    })
+    shared = { orchestrator, users, stop }
+    state.terminal = shared
+  }
+  const current = shared
+  current.users.push(options)
+  return function leaveTerminal() {
+    const at = current.users.indexOf(options)
+    if (at === -1) return
+    current.users.splice(at, 1)
+    if (current.users.length > 0 || state.terminal !== current) return
+    current.stop()
+    state.terminal = undefined
+  }
 }
 
 /** A line in the plugin's voice: Vite's timestamp, then the tag. */

@@ -39,8 +39,8 @@ export function isVitestMode(mode: string): boolean {
 
 export function virtualModulePlugin(state: PluginState): Plugin {
   let vitest: Promise<VitestServer> | undefined
-  /** The build's one line about where the built app sends its chats. */
-  let announced = false
+  /** The build's one line about where the built app sends its chats, per side (client, server). */
+  const announced = new Set<string>()
   const closeVitest = async () => {
     const running = vitest
     vitest = undefined
@@ -64,8 +64,9 @@ export function virtualModulePlugin(state: PluginState): Plugin {
 
     load: {
       filter: { id: /^\0virtual:ollama(\/overlay)?$/ },
-      async handler(id) {
+      async handler(id, loadOptions) {
         const { config, options } = state
+        const server = isServerCode(this, loadOptions)
         if (id === `\0${OVERLAY_ID}`) {
           const dev = config.command === 'serve' && !isVitestMode(config.mode)
           return dev ? overlayModule(state) : 'export {}'
@@ -73,19 +74,29 @@ export function virtualModulePlugin(state: PluginState): Plugin {
         if (id !== `\0${CLIENT_ID}`) return
         if (config.command === 'build') {
           const base = productionRouteBase(state)
-          if (!announced) {
-            announced = true
+          // Server code has no page to resolve a path against: it calls the app's handler in-process.
+          const via = server && !isAbsolute(base) ? 'handlerFetch' : undefined
+          if (!announced.has(String(server))) {
+            announced.add(String(server))
             config.logger.info(
-              `${colors.magenta('[ollama]')} virtual:ollama → ${base}: serve it with createOllamaHandler (routing.production: "${options.routing.production}")`,
+              `${colors.magenta('[ollama]')} ${
+                server
+                  ? `virtual:ollama in server code → ${via ? `${base}, in-process: the handler createOllamaHandler makes in the same server` : base}`
+                  : `virtual:ollama → ${base}: serve it with createOllamaHandler`
+              } (routing.production: "${options.routing.production}")`,
             )
           }
-          return clientModule(base, options, true)
+          return clientModule(base, options, { production: true, via })
         }
         if (isVitestMode(config.mode) && options.simulator.vitest && options.enabled) {
           vitest ??= startVitestServer(options)
-          return clientModule((await vitest).base, options, false)
+          return clientModule((await vitest).base, options, { production: false })
         }
-        return clientModule(devRouteBase(state), options, false)
+        // Server code reaches the dev server at its own origin, known at request time.
+        return clientModule(devRouteBase(state), options, {
+          production: false,
+          via: server ? 'devServerFetch' : undefined,
+        })
       },
     },
 
@@ -111,17 +122,50 @@ function clientFile(name: string): string {
   return existsSync(`${base}.ts`) ? `${base}.ts` : `${base}.js`
 }
 
-/** The module: the client, configured with the base and default model, and nothing else (no key, no upstream URL). */
-function clientModule(base: string, options: ResolvedOptions, production: boolean): string {
+/**
+ * Whether `virtual:ollama` is loaded for server code (SSR loaders, actions, server routes): Vite's
+ * environment says so (`consumer: 'server'`, Vite >= 6), or the older `ssr` flag.
+ */
+function isServerCode(context: unknown, loadOptions: { ssr?: boolean } | undefined): boolean {
+  const environment = (context as { environment?: { config?: { consumer?: string } } }).environment
+  return environment?.config?.consumer === 'server' || loadOptions?.ssr === true
+}
+
+function isAbsolute(base: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:/i.test(base)
+}
+
+/** How server code's module sends its requests (src/client/server-fetch.ts); none in the browser. */
+type ServerFetch = 'devServerFetch' | 'handlerFetch'
+
+/**
+ * The module: the client, configured with the base and default model, and nothing else (no key,
+ * no upstream URL). Server code gets the same base, so `chatUrl` and what it renders match the
+ * browser's, and a fetch that knows where the routes are (docs/decisions.md, "virtual:ollama in
+ * server code").
+ */
+function clientModule(
+  base: string,
+  options: ResolvedOptions,
+  side: { production: boolean; via?: ServerFetch | undefined },
+): string {
   const file = JSON.stringify(clientFile('index'))
   const settings = JSON.stringify({
     base,
     defaultModel: options.defaultModel ?? null,
-    ...(production ? { production: true } : {}),
+    ...(side.production ? { production: true } : {}),
   })
+  if (!side.via) {
+    return [
+      `import { configure } from ${file}`,
+      `configure(${settings})`,
+      `export * from ${file}`,
+    ].join('\n')
+  }
   return [
     `import { configure } from ${file}`,
-    `configure(${settings})`,
+    `import { ${side.via} } from ${JSON.stringify(clientFile('server-fetch'))}`,
+    `configure({ ...${settings}, fetch: ${side.via} })`,
     `export * from ${file}`,
   ].join('\n')
 }

@@ -27,16 +27,27 @@ export class OllamaRouteError extends Error {
   }
 }
 
-/** A route's URL under `base`, made absolute against the page (the socket needs a full URL). */
-export function resolveUrl(base: string, path: string): string {
+/**
+ * A route's URL under `base`, made absolute against the page (the socket needs a full URL). With
+ * no page (server code) a relative URL is left to `config.fetch`, which knows where the routes are.
+ */
+export function resolveUrl(config: ClientConfig, path: string): string {
+  const base = config.base ?? '/__ollama'
   const full = base.replace(/\/+$/, '') + path
   if (/^[a-z][a-z0-9+.-]*:/i.test(full)) return full
   const here = (globalThis as { location?: { href: string } }).location?.href
-  if (!here)
-    throw new Error(
-      `vite-plugin-ollama: base "${base}" is relative and there is no page URL; configure({ base }) with an absolute URL`,
-    )
-  return new URL(full, here).href
+  if (here) return new URL(full, here).href
+  if (config.fetch && path !== '/ws') return full
+  throw new Error(
+    path === '/ws'
+      ? `vite-plugin-ollama: connect() needs a page (base "${base}" is relative): in server code use chat() or chatStream()`
+      : `vite-plugin-ollama: base "${base}" is relative and there is no page URL. In server code import virtual:ollama through the plugin (its server-side module knows where the routes are), or use createOllamaClient({ base }) with an absolute URL`,
+  )
+}
+
+/** The configured fetch (server code's way to the routes), else the global one. */
+function send(config: ClientConfig, url: string, init: RequestInit): Promise<Response> {
+  return config.fetch ? config.fetch(url, init) : fetch(url, init)
 }
 
 function chatBody(config: ClientConfig, input: ChatInput, opts: ChatOptions): string {
@@ -76,14 +87,14 @@ async function post(
 ): Promise<Response> {
   let response: Response
   try {
-    response = await fetch(resolveUrl(config.base ?? '/__ollama', path), {
+    response = await send(config, resolveUrl(config, path), {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Accept: accept },
       body,
       ...(signal ? { signal } : {}),
     })
   } catch (err) {
-    if ((err as Error).name === 'AbortError') throw err
+    if ((err as Error).name === 'AbortError' || err instanceof OllamaRouteError) throw err
     throw new OllamaRouteError(
       `The ${config.production ? 'server' : 'dev server'} did not answer: ${(err as Error).message}`,
       0,
@@ -178,10 +189,7 @@ export async function statusWith(
   config: ClientConfig,
   signal?: AbortSignal,
 ): Promise<StateSnapshot> {
-  const response = await fetch(
-    resolveUrl(config.base ?? '/__ollama', '/status'),
-    signal ? { signal } : {},
-  )
+  const response = await send(config, resolveUrl(config, '/status'), signal ? { signal } : {})
   if (!response.ok) throw await routeError(response)
   return (await response.json()) as StateSnapshot
 }

@@ -110,6 +110,7 @@ export function configure(config: ClientConfig): void {
   }
   if (config.defaultModel !== undefined) shared.defaultModel = config.defaultModel
   if (config.production !== undefined) shared.production = config.production
+  if (config.fetch !== undefined) shared.fetch = config.fetch
 }
 
 /** One complete reply (`POST /chat`, JSON). `input` is a prompt or a messages array. */

@@ -127,7 +127,7 @@ function createEmitter(): Emitter {
 }
 
 function socketUrl(conn: Connection): string {
-  const url = new URL(resolveUrl(conn.config.base ?? '/__ollama', '/ws'))
+  const url = new URL(resolveUrl(conn.config, '/ws'))
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:'
   if (conn.session) url.searchParams.set('session', conn.session)
   return url.href

@@ -82,6 +82,13 @@ export interface ClientConfig {
    * (`createOllamaHandler`), which serves chat and status, not the dev server's WebSocket or pulls.
    */
   production?: boolean
+  /**
+   * How requests are sent; the global `fetch` when unset. Where there is no page to resolve a
+   * relative `base` against (server code), the relative URL is handed to this function as it is:
+   * the server-side `virtual:ollama` uses it to reach the dev server, or in production the app's
+   * own `createOllamaHandler` in the same process.
+   */
+  fetch?: (url: string, init: RequestInit) => Promise<Response>
 }
 
 /** Pull progress of one model, as `pull()` yields it and the overlay shows it. */

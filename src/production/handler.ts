@@ -5,6 +5,7 @@ import { answerChat } from './chat.js'
 import { type HandlerConfig, type HandlerOptions, resolveHandlerConfig } from './config.js'
 import type { RuntimeEnv } from './env.js'
 import { problemResponse } from './http.js'
+import { registerInProcess } from './in-process.js'
 import { forwardRaw } from './passthrough.js'
 
 // `createOllamaHandler(options)`: the routes of `virtual:ollama` as one Web-standard fetch handler
@@ -30,7 +31,12 @@ const CORS_METHODS = 'GET, HEAD, POST'
  */
 export function createOllamaHandler(options: HandlerOptions = {}): OllamaHandler {
   const config = resolveHandlerConfig(options)
-  const handler = async (request: Request, env?: RuntimeEnv): Promise<Response> => {
+  /** `inProcess`: the app's own server code calling through `virtual:ollama` (in-process.ts). */
+  const serve = async (
+    request: Request,
+    env: RuntimeEnv | undefined,
+    inProcess: boolean,
+  ): Promise<Response> => {
     const started = performance.now()
     const url = new URL(request.url)
     const cors = corsHeaders(config, request)
@@ -59,7 +65,8 @@ export function createOllamaHandler(options: HandlerOptions = {}): OllamaHandler
       }
       if (request.method === 'OPTIONS' && cors)
         return new Response(null, { status: 204, headers: cors })
-      const denied = await authorized(config, request, env)
+      // `authorize` judges the browser's requests; the server's own code needs no sign-in.
+      const denied = inProcess ? null : await authorized(config, request, env)
       if (denied) return withHeaders(denied, cors)
       return withHeaders(await route(config, request, env, path, started), cors)
     } catch (err) {
@@ -70,6 +77,8 @@ export function createOllamaHandler(options: HandlerOptions = {}): OllamaHandler
       return problemResponse(err, cors)
     }
   }
+  const handler = (request: Request, env?: RuntimeEnv) => serve(request, env, false)
+  registerInProcess(config.base, (request) => serve(request, undefined, true))
   return Object.assign(handler, {
     base: config.base,
     provider: { name: config.providerName, type: config.provider.type },
