@@ -10,12 +10,7 @@ import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type Simulator, startSimulator } from '../src/simulator/index.js'
 import { simulatedReply, tokenize } from '../src/simulator/tokens.js'
-import {
-  spawnVite,
-  type ViteProcess,
-  waitForModels,
-  waitForText,
-} from '../test/helpers/spawn-vite.js'
+import { type ViteProcess, waitForModels, waitForText } from '../test/helpers/spawn-vite.js'
 import { waitFor } from '../test/helpers/vite.js'
 import { browserSuiteName, launchChromium, skipBrowser } from '../test/overlay-harness.js'
 import {
@@ -29,13 +24,7 @@ import {
   textSamples,
   waitForPhase,
 } from './helpers/browser.js'
-import {
-  copyPlayground,
-  freePort,
-  type PlaygroundCopy,
-  replaceOnce,
-  repoRoot,
-} from './helpers/playground.js'
+import { replaceOnce, repoRoot, type Served, serve, stop } from './helpers/playground.js'
 
 const MODEL = 'llama3.2:1b' // the playground's model: 1.32 GB in the simulator's catalog
 const SCREENSHOTS = join(repoRoot, 'e2e/screenshots')
@@ -47,36 +36,6 @@ let browser: Browser | undefined
 const getBrowser = () => {
   if (!browser) throw new Error('Chromium did not start')
   return browser
-}
-
-/** What a describe block started, torn down in its afterAll even when start-up failed half-way. */
-interface Served {
-  copy?: PlaygroundCopy
-  vite?: ViteProcess
-}
-
-async function serve(served: Served, extraOptions: string[], env: Record<string, string>) {
-  served.copy = copyPlayground(extraOptions)
-  const port = await freePort()
-  served.vite = spawnVite(served.copy.root, port, env)
-  const vite = served.vite
-  // The app is served at once; Ollama comes up beside it.
-  await waitFor(() => vite.status(), 30_000, 'the dev server to answer').catch((error: Error) => {
-    error.message += `\n--- vite output ---\n${vite.output().slice(-4000)}`
-    throw error
-  })
-  return vite
-}
-
-async function stop(served: Served): Promise<void> {
-  const vite = served.vite
-  served.vite = undefined
-  if (vite) {
-    vite.killGroup()
-    await Promise.race([vite.exited, new Promise((r) => setTimeout(r, 5000))])
-  }
-  served.copy?.remove()
-  served.copy = undefined
 }
 
 /** expect.poll with room for a loaded machine (its default gives up after one second). */
@@ -235,7 +194,9 @@ describe.skipIf(skipBrowser)(
     }, 60_000)
 
     it('the overlay remembers being expanded or collapsed across reloads', async () => {
-      const page = await pages.open(`${vite.url}/`)
+      // Wide enough for the card to have a corner free of the page's controls: narrower, the
+      // expanded card docks as the badge rather than cover the model picker (overlay-dock.ts).
+      const page = await pages.open(`${vite.url}/`, { viewport: { width: 1280, height: 800 } })
       await waitForPhase(page, 'ready')
       // All ready and quiet, no choice made: it folds to its badge by itself.
       await eventually(() => isCollapsed(page)).toBe(true)

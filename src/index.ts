@@ -9,6 +9,7 @@ import {
   wrapCloseForOldVite,
 } from './lifecycle.js'
 import { type OllamaPluginOptions, resolveOptions } from './options.js'
+import { overlayInjection } from './overlay-inject.js'
 import { previewPlugin } from './preview.js'
 import type { RouteContext } from './server/context.js'
 import { stateWatch } from './server/model-wait.js'
@@ -17,13 +18,7 @@ import { connectOverlayEvents } from './server/overlay-events.js'
 import { ollamaRoutes } from './server/routes.js'
 import { processState } from './singleton.js'
 import { announce, shareTerminal } from './terminal.js'
-import {
-  devRouteBase,
-  isVitestMode,
-  OVERLAY_ID,
-  type PluginState,
-  virtualModulePlugin,
-} from './virtual.js'
+import { devRouteBase, isVitestMode, type PluginState, virtualModulePlugin } from './virtual.js'
 
 export type * from './engines/types.js'
 export type { GpuInfo, GpuReport } from './gpu/detect.js'
@@ -89,19 +84,8 @@ function devPlugin(userOptions: OllamaPluginOptions, state: PluginState): Plugin
       return env.command === 'serve' && !env.isPreview && !isVitestMode(env.mode)
     },
 
-    transformIndexHtml: {
-      order: 'post',
-      handler() {
-        if (!state.active || !state.options.overlay) return
-        return [
-          {
-            tag: 'script',
-            attrs: { type: 'module', src: `${state.config.base}@id/${OVERLAY_ID}` },
-            injectTo: 'head',
-          },
-        ]
-      },
-    },
+    // The overlay on every page that runs Vite's client, plain or SSR-served (overlay-inject.ts).
+    transform: overlayInjection(state),
 
     configureServer(server) {
       const { options, config } = state
@@ -125,6 +109,7 @@ function devPlugin(userOptions: OllamaPluginOptions, state: PluginState): Plugin
         restartEngine: () => orchestrator.restartEngine(),
         cancelPull: (model) => orchestrator.cancelPull(model),
         noteContext: (model, warning) => orchestrator.noteContext(model, warning),
+        noteWaiting: (model) => orchestrator.noteWaiting(model),
         allowedHosts: () => config.server.allowedHosts,
         logger: config.logger,
       }

@@ -22,6 +22,7 @@ import type {
   ResolutionStep,
   StateSnapshot,
 } from './protocol.js'
+import { ChatWaits } from './server/chat-waits.js'
 
 const debug = debuglog('vite-plugin-ollama')
 
@@ -86,6 +87,8 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
     },
   })
   private restarting: Promise<void> | undefined
+  /** Chats waiting for a model, for the overlay. */
+  private readonly waits = new ChatWaits(() => this.emitState())
 
   constructor(private options: ResolvedOptions) {
     super()
@@ -134,7 +137,13 @@ export class Orchestrator extends EventEmitter<OrchestratorEvents> {
       error: this.problem,
       ...(warning ? { warning } : {}),
       ...(this.contextWarning ? { contextWarning: this.contextWarning } : {}),
+      ...waitingChats(this.waits),
     }
+  }
+
+  /** A chat waits for `model` (model-wait.ts) until the returned function is called. */
+  noteWaiting(model: string): () => void {
+    return this.waits.begin(model)
   }
 
   /**
@@ -513,4 +522,9 @@ export function describeGpu(report: GpuReport): string {
   const more = report.gpus.length > 1 ? ` (+${report.gpus.length - 1} more)` : ''
   const vram = gpu.vramBytes ? `, ${formatBytes(gpu.vramBytes)}` : ''
   return `gpu: ${gpu.name}${vram}${more} via ${report.accelerator}`
+}
+
+function waitingChats(waits: ChatWaits): Pick<StateSnapshot, 'waitingChats'> {
+  const list = waits.list()
+  return list.length > 0 ? { waitingChats: list } : {}
 }

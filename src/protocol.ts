@@ -97,6 +97,17 @@ export interface StateSnapshot {
   provider?: { name: string; type: string }
   /** The last chat's prompt neared or passed its model's context window (cleared by one that fits). */
   contextWarning?: ContextWarning
+  /** Chats waiting for a model that pulls or an engine that starts; absent when none waits. */
+  waitingChats?: WaitingChats[]
+}
+
+/**
+ * How many chats wait for `model` (as the chats named it) until it is ready: the overlay shows
+ * it with the model's pull progress ("a chat is waiting for llama3.2 — 44%, about 12 s").
+ */
+export interface WaitingChats {
+  model: string
+  chats: number
 }
 
 /** `ollama:progress` payload: one figure per model, folded over all its layers. */

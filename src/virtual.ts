@@ -179,5 +179,17 @@ function overlayModule(state: PluginState): string {
     collapsed: options.overlay.collapsed,
     nonce: config.html?.cspNonce,
   })
-  return `import { mountOverlay } from ${JSON.stringify(clientFile('overlay'))}\nmountOverlay(${settings})`
+  // Loaded twice on one page (Vite's client imports it, and so may a tag a user or a framework
+  // added, under another URL): the first load mounts the overlay, a second one does nothing.
+  return [
+    `import { mountOverlay } from ${JSON.stringify(clientFile('overlay'))}`,
+    `const loaded = Symbol.for(${JSON.stringify(OVERLAY_ID)})`,
+    `if (!globalThis[loaded]) {`,
+    `  globalThis[loaded] = true`,
+    // Absolute against the dev server that served this module: a backend's page (Rails,
+    // Laravel…) loads Vite's client from Vite's own origin, where the routes are.
+    `  const settings = ${settings}`,
+    `  mountOverlay({ ...settings, base: new URL(settings.base, import.meta.url).href })`,
+    `}`,
+  ].join('\n')
 }

@@ -264,6 +264,33 @@ describe('a chat waits for its model', () => {
     expect(simulator.stats.requests['POST /api/chat'] ?? 0).toBe(0)
   })
 
+  it('the state counts the waiting chats per model, for the overlay, until each stops waiting', async () => {
+    const { base } = await serve()
+    await pullPast(base, 5)
+    expect((await status(base)).waitingChats).toBeUndefined()
+    const leaving = new AbortController()
+    const staying = chatSse(base, { model: MODEL, prompt: 'hello' })
+    const left = chatSse(base, { model: MODEL, prompt: 'bye' }, leaving.signal).catch(
+      () => 'aborted',
+    )
+    await waitFor(
+      async () => (await status(base)).waitingChats?.[0]?.chats === 2,
+      10_000,
+      'two waiting chats',
+    )
+    expect((await status(base)).waitingChats).toEqual([{ model: MODEL, chats: 2 }])
+    leaving.abort()
+    expect(await left).toBe('aborted')
+    await waitFor(
+      async () => (await status(base)).waitingChats?.[0]?.chats === 1,
+      10_000,
+      'one waiting chat once the other left',
+    )
+    expect((await staying).at(-1)?.event).toBe('done')
+    // Answered: no chat waits any more, and the field is gone.
+    expect((await status(base)).waitingChats).toBeUndefined()
+  })
+
   it('an unknown model gets a 404 that says to add it to models or pull it', async () => {
     const { base } = await serve({ models: [MODEL] })
     await waitFor(async () => (await status(base)).phase === 'ready', 30_000, 'ready')

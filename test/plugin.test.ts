@@ -144,22 +144,26 @@ describe('the plugin in a real dev server', () => {
     expect(s.error?.hint).toBeTruthy()
     const html = await (await fetch(`${url}/`)).text()
     expect(html).toContain('<h1>app</h1>')
-    expect(html).toContain('/@id/virtual:ollama/overlay')
+    // The overlay still loads, to say why (it rides on Vite's client: overlay-inject.ts).
+    expect(await (await fetch(`${url}/@vite/client`)).text()).toContain('virtual:ollama/overlay')
     const chat = await fetch(`${url}/__ollama/api/tags`)
     expect(chat.status).toBe(503)
     expect(await chat.json()).toMatchObject({ error: expect.any(String), hint: expect.any(String) })
   })
 
-  it('injects the overlay once, and not at all with overlay: false', async () => {
+  it('loads the overlay from Vite’s client once, and not at all with overlay: false', async () => {
     const on = await serve({ engine: 'simulator' })
-    const html = await (await fetch(`${on.url}/`)).text()
-    expect(html.match(/virtual:ollama\/overlay/g)).toHaveLength(1)
-    const overlayModule = await fetch(`${on.url}/@id/virtual:ollama/overlay`)
+    // Not in the HTML: in the client every page runs, whoever serves the page.
+    expect(await (await fetch(`${on.url}/`)).text()).not.toContain('virtual:ollama/overlay')
+    const client = await (await fetch(`${on.url}/@vite/client`)).text()
+    const imports = client.match(/import\("([^"]*virtual:ollama\/overlay)"\)/g) ?? []
+    expect(imports).toEqual(['import("/@id/__x00__virtual:ollama/overlay")'])
+    const overlayModule = await fetch(`${on.url}/@id/__x00__virtual:ollama/overlay`)
     expect(overlayModule.status).toBe(200)
     expect(await overlayModule.text()).toContain('mountOverlay')
     await on.server.close()
     const off = await serve({ engine: 'simulator', overlay: false })
-    expect(await (await fetch(`${off.url}/`)).text()).not.toContain('virtual:ollama/overlay')
+    expect(await (await fetch(`${off.url}/@vite/client`)).text()).not.toContain('ollama')
   })
 
   it('serves virtual:ollama with the base path and default model baked in', async () => {

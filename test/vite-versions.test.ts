@@ -47,6 +47,10 @@ describe.each([
       )
       const engineUrl = ready.engine!.url
       expect(version.startsWith(_major)).toBe(true)
+      // This Vite's own client loads the overlay (src/overlay-inject.ts), once.
+      const base = server.resolvedUrls!.local[0]!.replace(/\/$/, '')
+      const client = await (await fetch(`${base}/@vite/client`)).text()
+      expect(client.match(/import\("[^"]*virtual:ollama\/overlay"\)/g)).toHaveLength(1)
 
       await server.restart()
       const after = await waitFor(

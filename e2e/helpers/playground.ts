@@ -16,6 +16,8 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { spawnVite, type ViteProcess } from '../../test/helpers/spawn-vite.js'
+import { waitFor } from '../../test/helpers/vite.js'
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const pluginEntry = join(repoRoot, 'src/index.ts')
@@ -113,4 +115,39 @@ export function freePort(): Promise<number> {
       server.close(() => resolvePort(port))
     })
   })
+}
+
+/** What a describe block started, torn down in its afterAll even when start-up failed half-way. */
+export interface Served {
+  copy?: PlaygroundCopy
+  vite?: ViteProcess
+}
+
+/** A copy of the playground (see `copyPlayground`) served by the real Vite CLI on a free port. */
+export async function serve(
+  served: Served,
+  extraOptions: string[],
+  env: Record<string, string>,
+): Promise<ViteProcess> {
+  served.copy = copyPlayground(extraOptions)
+  const port = await freePort()
+  served.vite = spawnVite(served.copy.root, port, env)
+  const vite = served.vite
+  // The app is served at once; Ollama comes up beside it.
+  await waitFor(() => vite.status(), 30_000, 'the dev server to answer').catch((error: Error) => {
+    error.message += `\n--- vite output ---\n${vite.output().slice(-4000)}`
+    throw error
+  })
+  return vite
+}
+
+export async function stop(served: Served): Promise<void> {
+  const vite = served.vite
+  served.vite = undefined
+  if (vite) {
+    vite.killGroup()
+    await Promise.race([vite.exited, new Promise((r) => setTimeout(r, 5000))])
+  }
+  served.copy?.remove()
+  served.copy = undefined
 }

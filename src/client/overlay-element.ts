@@ -2,6 +2,16 @@
 // and live pull progress, modelled on Vite's own error overlay (docs/decisions.md, "The overlay
 // follows Vite's error overlay").
 import type { ModelState, Problem, PullProgressEvent, StateSnapshot } from '../protocol.js'
+import {
+  type Corner,
+  cornerOrder,
+  freeSpot,
+  type LayoutWatch,
+  pageControls,
+  type Size,
+  type Spot,
+  watchLayout,
+} from './overlay-dock.js'
 import { normaliseModelName, summarisePulls } from './overlay-format.js'
 import { PullRequestError, requestCancel, requestPull } from './overlay-pull.js'
 import { requestEngineRestart } from './overlay-restart.js'
@@ -24,7 +34,8 @@ export const COLLAPSED_STORAGE_KEY = 'vite-plugin-ollama:overlay-collapsed'
 export interface OverlayConfig {
   /** Route prefix of the plugin (Vite's base included), e.g. '/__ollama'. */
   base: string
-  position: 'bottom-right' | 'bottom-left' | 'top-right' | 'top-left'
+  /** The corner it prefers; it moves or docks where that would cover the page's controls. */
+  position: Corner
   /** Only the default: a choice the user made (stored in localStorage) wins. */
   collapsed: boolean
   /** Vite's `html.cspNonce`, for the <style> element under a strict CSP. */
@@ -56,6 +67,9 @@ export class OllamaOverlayElement extends BaseElement implements OverlayElement 
   #cancelled = new Set<string>()
   #requestProblems = new Map<string, Problem>()
   #title: TabTitle | undefined
+  /** The user opened the card from the badge: it stays open until they work on the page. */
+  #pinnedOpen = false
+  #layout: LayoutWatch | undefined
 
   constructor() {
     super()
@@ -69,14 +83,37 @@ export class OllamaOverlayElement extends BaseElement implements OverlayElement 
     this.#parts.restart.addEventListener('click', () => void this.#restartEngine())
   }
 
+  connectedCallback(): void {
+    if (!this.#config || this.#layout) return
+    this.#layout = watchLayout(this, () => this.#place())
+    // A pointer or the focus going to the page means the user works there: the card they
+    // opened over it docks again.
+    document.addEventListener('pointerdown', this.#onPageInput, true)
+    document.addEventListener('focusin', this.#onPageInput, true)
+    this.#place()
+  }
+
+  disconnectedCallback(): void {
+    this.#layout?.stop()
+    this.#layout = undefined
+    document.removeEventListener('pointerdown', this.#onPageInput, true)
+    document.removeEventListener('focusin', this.#onPageInput, true)
+  }
+
+  #onPageInput = (event: Event): void => {
+    if (!this.#pinnedOpen || event.composedPath().includes(this)) return
+    this.#pinnedOpen = false
+    this.#place()
+  }
+
   /** The first mount's config holds: a second mountOverlay call must not restyle the overlay. */
   configure(config: OverlayConfig): void {
     if (this.#config) return
     this.#config = config
-    this.setAttribute('position', config.position)
     adoptStyles(this.shadowRoot!, config.nonce)
     this.#setCollapsed(readStoredCollapsed() ?? config.collapsed)
     this.#render()
+    if (this.isConnected) this.connectedCallback()
   }
 
   /**
@@ -133,18 +170,73 @@ export class OllamaOverlayElement extends BaseElement implements OverlayElement 
     this.#render()
   }
 
+  /** The card shown folds to the badge; the badge (folded or docked) opens the card. */
   toggle(): void {
-    const collapsed = !this.hasAttribute('collapsed')
-    this.#setCollapsed(collapsed)
-    storeCollapsed(collapsed)
+    const open = !this.hasAttribute('collapsed') && !this.hasAttribute('docked')
+    this.#pinnedOpen = !open
+    this.#setCollapsed(open)
+    storeCollapsed(open)
+    this.#place()
   }
 
   #setCollapsed(collapsed: boolean): void {
     this.toggleAttribute('collapsed', collapsed)
+    if (collapsed) this.#pinnedOpen = false
+  }
+
+  /**
+   * Puts the card, or the badge, where it covers none of the page's controls (overlay-dock.ts):
+   * the card in its corner or the other one on its side; else the badge, `docked`, in the first free corner or
+   * edge stretch; with no free spot at all, the badge lets clicks through (`yielding`). A card
+   * the user opened from the badge goes to its own corner until they work on the page.
+   */
+  #place(): void {
+    const config = this.#config
+    if (!config || !this.isConnected) return
+    const wantCard = !this.hasAttribute('collapsed')
+    if (wantCard && this.#pinnedOpen) {
+      this.#show({ corner: config.position, offset: 0 }, false)
+      return
+    }
+    const root = document.documentElement
+    const viewport = { width: root.clientWidth, height: root.clientHeight }
+    const controls = pageControls(document, this, viewport)
+    const corners = cornerOrder(config.position)
+    // The card keeps to its side of the page (a card across the page's title reads as broken);
+    // the badge is small enough to go wherever there is room.
+    const cardSpot = wantCard
+      ? freeSpot(this.#measure(false), viewport, controls, corners.slice(0, 2), false)
+      : undefined
+    if (cardSpot) {
+      this.#show(cardSpot, false)
+      return
+    }
+    const badgeSpot = freeSpot(this.#measure(true), viewport, controls, corners, true)
+    this.#show(badgeSpot ?? { corner: config.position, offset: 0 }, wantCard, !badgeSpot)
+  }
+
+  /** The card's size as the card (`docked` false) or as the badge, measured in place. */
+  #measure(asBadge: boolean): Size {
+    const docked = this.hasAttribute('docked')
+    this.toggleAttribute('docked', asBadge)
+    const { width, height } = this.#parts.card.getBoundingClientRect()
+    this.toggleAttribute('docked', docked)
+    return { width, height }
+  }
+
+  #show(spot: Spot, docked: boolean, yielding = false): void {
+    setAttr(this, 'position', spot.corner)
+    const offset = `${spot.offset}px`
+    if (this.style.getPropertyValue('--ollama-dock-offset') !== offset) {
+      this.style.setProperty('--ollama-dock-offset', offset)
+    }
+    this.toggleAttribute('docked', docked)
+    this.toggleAttribute('yielding', yielding)
+    const open = !docked && !this.hasAttribute('collapsed')
     const toggle = this.#parts.toggle
-    toggle.setAttribute('aria-expanded', String(!collapsed))
-    toggle.setAttribute('aria-label', collapsed ? 'Expand Ollama status' : 'Collapse Ollama status')
-    toggle.title = collapsed ? 'Show details' : 'Collapse to a badge'
+    setAttr(toggle, 'aria-expanded', String(open))
+    setAttr(toggle, 'aria-label', open ? 'Collapse Ollama status' : 'Expand Ollama status')
+    toggle.title = open ? 'Collapse to a badge' : 'Show details'
   }
 
   #render(): void {
@@ -156,6 +248,8 @@ export class OllamaOverlayElement extends BaseElement implements OverlayElement 
     this.#parts.note.textContent = note
     this.#parts.note.hidden = !note
     this.#title?.show(summarisePulls(snapshot?.models ?? []))
+    // The card's size may have changed with its content.
+    this.#place()
   }
 
   #renderModels(models: ModelState[]): void {
@@ -320,4 +414,9 @@ function storeCollapsed(collapsed: boolean): void {
   } catch {
     // see readStoredCollapsed
   }
+}
+
+/** Writes only on change: the same value written again still wakes MutationObservers. */
+function setAttr(el: Element, name: string, value: string): void {
+  if (el.getAttribute(name) !== value) el.setAttribute(name, value)
 }

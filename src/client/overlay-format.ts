@@ -6,6 +6,7 @@ import type {
   Phase,
   PullProgressEvent,
   StateSnapshot,
+  WaitingChats,
 } from '../protocol.js'
 
 /** Words users read for each phase; the colour comes from the `phase` attribute in the CSS. */
@@ -141,4 +142,30 @@ export function modelStatusText(model: ModelState): string {
     default:
       return String(model.status)
   }
+}
+
+/**
+ * What chats wait for, in words: "A chat is waiting for llama3.2 — 44%, about 12s",
+ * "2 chats are waiting for qwen3 — Ollama is starting".
+ */
+export function waitingLine(waiting: WaitingChats, snapshot: StateSnapshot): string {
+  const who = waiting.chats === 1 ? 'A chat is waiting' : `${waiting.chats} chats are waiting`
+  const key = normaliseModelName(waiting.model)
+  const model = snapshot.models.find((m) => normaliseModelName(m.name) === key)
+  const progress = model?.status === 'pulling' ? model.progress : undefined
+  let why = ''
+  if (snapshot.phase === 'detecting' || snapshot.phase === 'starting') why = 'Ollama is starting'
+  else if (progress && progress.total > 0) {
+    const eta = progress.etaSeconds === null ? '' : `, about ${formatEta(progress.etaSeconds)}`
+    why = `${formatPercent(progress.percent)}${eta}`
+  } else if (model?.status === 'pulling' || model?.status === 'missing')
+    why = 'its pull is starting'
+  return `${who} for ${waiting.model}${why ? ` — ${why}` : ''}`
+}
+
+/** The badge's word for waiting chats: "a chat waits", "3 chats wait", or nothing. */
+export function waitingBadge(snapshot: StateSnapshot): string {
+  const chats = (snapshot.waitingChats ?? []).reduce((sum, w) => sum + w.chats, 0)
+  if (chats === 0) return ''
+  return chats === 1 ? 'a chat waits' : `${chats} chats wait`
 }

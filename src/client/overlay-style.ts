@@ -6,8 +6,9 @@ export const overlayCss = `
   position: fixed;
   /* Below Vite's error overlay (99999): a compile error must stay on top of us. */
   z-index: 99990;
+  /* overlay-dock.ts slides the docked badge along the side edge, past the page's controls. */
   right: 16px;
-  bottom: 16px;
+  bottom: calc(16px + var(--ollama-dock-offset, 0px));
   display: block;
   font-family: system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif;
   font-size: 12.5px;
@@ -30,8 +31,15 @@ export const overlayCss = `
   --phase-color: var(--cyan);
 }
 :host([position='bottom-left']) { right: auto; left: 16px; }
-:host([position='top-right']) { bottom: auto; top: 16px; }
-:host([position='top-left']) { bottom: auto; top: 16px; right: auto; left: 16px; }
+:host([position='top-right']) { bottom: auto; top: calc(16px + var(--ollama-dock-offset, 0px)); }
+:host([position='top-left']) {
+  bottom: auto;
+  top: calc(16px + var(--ollama-dock-offset, 0px));
+  right: auto;
+  left: 16px;
+}
+/* No spot free of the page's controls: the badge lets every click through to the page. */
+:host([yielding]) { pointer-events: none; opacity: 0.6; }
 
 :host([phase='pulling']) { --phase-color: var(--purple); }
 :host([phase='ready']) { --phase-color: var(--green); }
@@ -51,8 +59,9 @@ export const overlayCss = `
   box-shadow: 0 12px 32px rgba(0, 0, 0, 0.32), 0 2px 6px rgba(0, 0, 0, 0.22);
   overflow: hidden;
 }
-:host([collapsed]) .card { width: auto; border-radius: 999px; }
-:host([collapsed]) .body { display: none; }
+/* Folded (the user's choice, or all is quiet) and docked (no free corner) both show the badge. */
+:host([collapsed]) .card, :host([docked]) .card { width: auto; border-radius: 999px; }
+:host([collapsed]) .body, :host([docked]) .body { display: none; }
 :host([disconnected]) .card { opacity: 0.75; }
 
 .header {
@@ -63,7 +72,7 @@ export const overlayCss = `
   cursor: pointer;
   user-select: none;
 }
-:host([collapsed]) .header { padding: 5px 6px 5px 11px; }
+:host([collapsed]) .header, :host([docked]) .header { padding: 5px 6px 5px 11px; }
 
 .dot {
   flex: none;
@@ -78,9 +87,18 @@ export const overlayCss = `
 :host([phase='pulling']) .dot { animation: pulse 1.4s ease-in-out infinite; }
 @keyframes pulse { 50% { opacity: 0.35; } }
 
-.title { font-weight: 600; color: var(--fg-strong); letter-spacing: 0.01em; }
-.phase { color: var(--phase-color); font-weight: 500; }
-.summary { color: var(--dim); font-variant-numeric: tabular-nums; white-space: nowrap; }
+.title { flex: none; font-weight: 600; color: var(--fg-strong); letter-spacing: 0.01em; }
+.phase { flex: none; color: var(--phase-color); font-weight: 500; }
+/* The one part that gives way on a narrow screen, so the badge never loses its toggle. */
+.summary {
+  min-width: 0;
+  overflow: hidden;
+  text-overflow: ellipsis;
+  color: var(--dim);
+  font-variant-numeric: tabular-nums;
+  white-space: nowrap;
+}
+:host(:not([collapsed]):not([docked])) .summary-waiting { display: none; }
 .spacer { flex: 1; }
 
 button {
@@ -92,6 +110,7 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 1px; }
 
 .toggle {
   display: inline-flex;
+  flex: none;
   align-items: center;
   justify-content: center;
   width: 22px;
@@ -110,11 +129,22 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 1px; }
   border-bottom: 1.5px solid currentColor;
   transform: translateY(-2px) rotate(45deg);
 }
-:host([collapsed]) .chevron { transform: translateY(2px) rotate(-135deg); }
+:host([collapsed]) .chevron, :host([docked]) .chevron { transform: translateY(2px) rotate(-135deg); }
 :host([position^='top']) .chevron { transform: translateY(2px) rotate(-135deg); }
-:host([position^='top'][collapsed]) .chevron { transform: translateY(-2px) rotate(45deg); }
+:host([position^='top'][collapsed]) .chevron,
+:host([position^='top'][docked]) .chevron { transform: translateY(-2px) rotate(45deg); }
 
 .body { padding: 2px 12px 12px; border-top: 1px solid var(--border); }
+
+.waiting {
+  margin-top: 9px;
+  padding: 6px 9px;
+  border-left: 2px solid var(--purple);
+  border-radius: 0 6px 6px 0;
+  background: color-mix(in srgb, var(--purple) 10%, transparent);
+  color: var(--fg-strong);
+  font-variant-numeric: tabular-nums;
+}
 
 .facts { display: grid; grid-template-columns: auto 1fr; gap: 4px 10px; margin-top: 9px; }
 .label { color: var(--dim); font-size: 11px; text-transform: uppercase; letter-spacing: 0.06em; padding-top: 1px; }

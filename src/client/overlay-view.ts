@@ -13,6 +13,8 @@ import {
   modelStatusText,
   phaseLabel,
   summarisePulls,
+  waitingBadge,
+  waitingLine,
 } from './overlay-format.js'
 
 type Child = Node | string
@@ -37,7 +39,12 @@ export interface CardParts {
   header: HTMLDivElement
   phase: HTMLSpanElement
   summary: HTMLSpanElement
+  /** The summary's pull figure (or models ready), then its waiting chats (the badge only). */
+  summaryMain: HTMLSpanElement
+  summaryWaiting: HTMLSpanElement
   toggle: HTMLButtonElement
+  /** One line per model that chats wait for. */
+  waiting: HTMLDivElement
   engine: HTMLSpanElement
   simulated: HTMLSpanElement
   gpu: HTMLSpanElement
@@ -62,7 +69,15 @@ export function createCard(): CardParts {
     role: 'status',
     'aria-live': 'polite',
   })
-  const summary = h('span', { class: 'summary', 'data-testid': 'summary' })
+  const summaryMain = h('span')
+  // The card has a line of its own for waiting chats; the badge says it here.
+  const summaryWaiting = h('span', { class: 'summary-waiting' })
+  const summary = h(
+    'span',
+    { class: 'summary', 'data-testid': 'summary' },
+    summaryMain,
+    summaryWaiting,
+  )
   const simulated = h(
     'span',
     {
@@ -88,6 +103,13 @@ export function createCard(): CardParts {
     simulated,
     toggle,
   )
+  const waiting = h('div', {
+    class: 'waiting',
+    part: 'waiting',
+    'data-testid': 'waiting',
+    role: 'status',
+    'aria-live': 'polite',
+  })
   const engine = h('span', { 'data-testid': 'engine' })
   const gpu = h('span', { class: 'value', 'data-testid': 'gpu' })
   const models = h('ul', { class: 'models', part: 'models', 'aria-label': 'Models' })
@@ -123,6 +145,7 @@ export function createCard(): CardParts {
   const body = h(
     'div',
     { class: 'body', part: 'body' },
+    waiting,
     h(
       'div',
       { class: 'facts' },
@@ -142,7 +165,10 @@ export function createCard(): CardParts {
     header,
     phase,
     summary,
+    summaryMain,
+    summaryWaiting,
     toggle,
+    waiting,
     engine,
     simulated,
     gpu,
@@ -171,7 +197,11 @@ export function renderFacts(
   restart: RestartState = { restarting: false },
 ): void {
   setText(parts.phase, snapshot ? phaseLabel(snapshot.phase) : 'Connecting')
-  setText(parts.summary, snapshot ? summarise(snapshot) : '')
+  const main = snapshot ? pullSummary(snapshot) : ''
+  const waiting = snapshot ? waitingBadge(snapshot) : ''
+  setText(parts.summaryMain, main)
+  setText(parts.summaryWaiting, waiting && main ? ` · ${waiting}` : waiting)
+  renderWaiting(parts.waiting, snapshot)
   setText(parts.engine, snapshot ? engineLine(snapshot.engine) : '…')
   parts.simulated.hidden = !snapshot?.engine?.simulated
   setText(parts.gpu, snapshot ? gpuLine(snapshot.gpu) : '…')
@@ -200,8 +230,17 @@ function renderProblem(parts: CardParts, problem: Problem | undefined, warning =
   parts.problemHint.hidden = !problem?.hint
 }
 
-/** What the collapsed badge adds to the phase: overall pull progress, or how many models are ready. */
-function summarise(snapshot: StateSnapshot): string {
+/** The chats waiting for their model, a line each model; rebuilt only when the words change. */
+function renderWaiting(el: HTMLDivElement, snapshot: StateSnapshot | null): void {
+  const lines = snapshot ? (snapshot.waitingChats ?? []).map((w) => waitingLine(w, snapshot)) : []
+  el.hidden = lines.length === 0
+  const shown = [...el.children].map((line) => line.textContent)
+  if (shown.join('\n') === lines.join('\n')) return
+  el.replaceChildren(...lines.map((line) => h('div', { 'data-testid': 'waiting-line' }, line)))
+}
+
+/** What the badge adds to the phase: overall pull progress, or how many models are ready. */
+function pullSummary(snapshot: StateSnapshot): string {
   const pulls = summarisePulls(snapshot.models)
   if (pulls) return pulls.percent === null ? '' : formatPercent(pulls.percent)
   const failed = snapshot.models.filter((m) => m.status === 'error').length

@@ -52,6 +52,11 @@ export interface RouteContext {
    */
   noteContext?(model: string, warning: ContextWarning | undefined): void
   /**
+   * A chat starts waiting for `model` (model-wait.ts), for the overlay; the returned function
+   * says it stopped waiting, whichever way. Absent where no overlay listens.
+   */
+  noteWaiting?(model: string): () => void
+  /**
    * Hosts allowed besides localhost names and IP addresses, as Vite's `server.allowedHosts`
    * (`true` = any host). Only the WebSocket upgrade needs it: HTTP requests already passed Vite's
    * own host check before they reach the routes (Vite >= 7), upgrades do not.

@@ -109,6 +109,8 @@ export function waitForModel(
     const waitMs = ctx.options().limits.modelWaitMs
     const deadline = setTimeout(() => settle(() => reject(timedOut(model, waitMs))), waitMs)
     deadline.unref()
+    // Before the watch: the overlay's news of this wait is a state change the watch would see.
+    const stopNoting = ctx.noteWaiting?.(model)
     const unwatch = watch(check)
     signal.addEventListener('abort', onAbort, { once: true })
     report(first.waiting)
@@ -140,6 +142,7 @@ export function waitForModel(
     function settle(end: () => void): void {
       clearTimeout(deadline)
       unwatch()
+      stopNoting?.()
       signal.removeEventListener('abort', onAbort)
       end()
     }
