@@ -155,8 +155,15 @@ declare module 'virtual:ollama' {
     tokens: number
     /** Generation speed: Ollama's `eval_count / eval_duration`, else measured by the dev server. */
     tokensPerSecond: number
-    /** From the request reaching the dev server (or its model ready, if it waited) to the first token. */
+    /**
+     * From the request reaching the dev server (or its model ready, if it waited) to the first
+     * token of any kind: reasoning, answer or a tool call.
+     */
     ttftMs: number
+    /** From the same start to the first reasoning token; only when the model reasoned. */
+    firstReasoningMs?: number
+    /** From the same start to the first answer token (text); only when there was text. */
+    firstAnswerMs?: number
     /** From the request reaching the dev server (or its model ready, if it waited) to the last token. */
     totalMs: number
     promptTokens?: number
@@ -223,6 +230,10 @@ declare module 'virtual:ollama' {
     | { type: 'start'; id: ChatId; session: string; room?: string; model: string; content: string }
     | ({ type: 'waiting'; id: ChatId; session: string; room?: string } & ModelWaiting)
     | { type: 'token'; id: ChatId; session: string; room?: string; content: string }
+    /** A piece of the model's reasoning (thinking models), before or between tokens. */
+    | { type: 'reasoning'; id: ChatId; session: string; room?: string; content: string }
+    /** A call the model made to one of the chat's `tools`; the app runs it and sends the result. */
+    | { type: 'tool-call'; id: ChatId; session: string; room?: string; call: ToolCallEvent }
     | { type: 'done'; id: ChatId; session: string; room?: string; metrics: ChatMetrics }
     | {
         type: 'error'
@@ -244,6 +255,12 @@ declare module 'virtual:ollama' {
     room?: string
     model?: string
     options?: Record<string, unknown>
+    /** Functions the model may call; its calls come back as `tool-call` frames. */
+    tools?: ChatTool[]
+    /** Thinking models: `false` to skip the reasoning, or how hard to think. */
+    think?: boolean | 'low' | 'medium' | 'high' | 'max'
+    /** Structured output: `'json'` or a JSON schema the reply must follow. */
+    format?: 'json' | Record<string, unknown>
   }
 
   /** Frames to the server: a chat sends `content` (added to the session's history) or `messages`. */
@@ -273,9 +290,23 @@ declare module 'virtual:ollama' {
     signal?: AbortSignal
   }
 
-  export interface ChatStreamOptions extends ChatOptions {
+  /**
+   * One piece of a streamed reply, as `chatParts()` yields them: answer text, reasoning (thinking
+   * models), a call to one of the chat's `tools`, or word that the chat waits for its model (still
+   * pulling, or the engine starting).
+   */
+  export type ChatPart =
+    | { type: 'text'; text: string }
+    | { type: 'reasoning'; text: string }
+    | ({ type: 'tool-call' } & ToolCallEvent)
+    | ({ type: 'waiting' } & ModelWaiting)
+
+  export interface ChatPartsOptions extends ChatOptions {
     /** Called once with the metrics when the reply is complete. */
     onDone?: (metrics: ChatMetrics) => void
+  }
+
+  export interface ChatStreamOptions extends ChatPartsOptions {
     /**
      * Called while the chat waits for its model (still pulling, or the engine starting), at most
      * about twice a second; the reply starts once the model is ready.
@@ -313,6 +344,8 @@ declare module 'virtual:ollama' {
     start: FrameOf<'start'>
     waiting: FrameOf<'waiting'>
     token: FrameOf<'token'>
+    reasoning: FrameOf<'reasoning'>
+    'tool-call': FrameOf<'tool-call'>
     done: FrameOf<'done'>
     error: FrameOf<'error'>
     joined: FrameOf<'joined'>
@@ -334,6 +367,10 @@ declare module 'virtual:ollama' {
     /** @default 10000 */
     maxDelayMs?: number
     onToken?: (frame: FrameOf<'token'>) => void
+    /** A piece of a thinking model's reasoning. */
+    onReasoning?: (frame: FrameOf<'reasoning'>) => void
+    /** A call the model made to one of the chat's `tools`. */
+    onToolCall?: (frame: FrameOf<'tool-call'>) => void
     onDone?: (frame: FrameOf<'done'>) => void
     onError?: (frame: FrameOf<'error'>) => void
     onStart?: (frame: FrameOf<'start'>) => void
@@ -362,6 +399,12 @@ declare module 'virtual:ollama' {
         model?: string
         room?: string
         options?: Record<string, unknown>
+        /** Functions the model may call: `tool-call` frames, and `toolCalls` in the result. */
+        tools?: ChatTool[]
+        /** Thinking models: `false` to skip the reasoning, or how hard to think. */
+        think?: ChatOptions['think']
+        /** Structured output: `'json'` or a JSON schema the reply must follow. */
+        format?: ChatOptions['format']
         signal?: AbortSignal
       },
     ): ChatReply
@@ -388,8 +431,12 @@ declare module 'virtual:ollama' {
   export interface OllamaBrowserClient {
     /** One complete reply. `input` is a prompt or a messages array. */
     chat(input: ChatInput, opts?: ChatOptions): Promise<ChatResult>
-    /** The reply as it streams (Server-Sent Events). */
+    /** The reply's text as it streams (Server-Sent Events). */
     chatStream(input: ChatInput, opts?: ChatStreamOptions): AsyncIterable<string>
+    /** The reply as it streams, part by part: text, reasoning, tool calls, waiting. */
+    chatParts(input: ChatInput, opts?: ChatPartsOptions): AsyncIterable<ChatPart>
+    /** `POST /chat`'s URL, for the AI SDK: `new DefaultChatTransport({ api: chatUrl })`. */
+    readonly chatUrl: string
     /** A WebSocket chat session with history, rooms and automatic reconnect. */
     connect(opts?: ConnectOptions): ChatSocket
     /** The plugin's state snapshot. */
@@ -404,14 +451,28 @@ declare module 'virtual:ollama' {
   /** A client bound to its own settings (several dev servers, or an absolute URL). */
   export function createOllamaClient(config?: ClientConfig): OllamaBrowserClient
 
+  /**
+   * `POST /chat`'s URL under the configured base, to hand to the AI SDK's `useChat`:
+   * `new DefaultChatTransport({ api: chatUrl })`. The route answers a `useChat` body with the AI
+   * SDK's UI message stream, in development and from `createOllamaHandler` in production.
+   */
+  export let chatUrl: string
+
   /** Sets the base and default model of the functions below (the plugin does this for you). */
   export function configure(config: ClientConfig): void
 
   /** One complete reply (`POST /chat`, JSON). `input` is a prompt or a messages array. */
   export function chat(input: ChatInput, opts?: ChatOptions): Promise<ChatResult>
 
-  /** The reply as it streams (`POST /chat`, Server-Sent Events). */
+  /** The reply's text as it streams (`POST /chat`, Server-Sent Events). */
   export function chatStream(input: ChatInput, opts?: ChatStreamOptions): AsyncIterable<string>
+
+  /**
+   * The reply as it streams, part by part (`POST /chat`, Server-Sent Events): `text`, `reasoning`
+   * (thinking models), `tool-call` (a call to one of `opts.tools`: run it, then send its result in
+   * a `tool` message), and `waiting` while the model still pulls or the engine starts.
+   */
+  export function chatParts(input: ChatInput, opts?: ChatPartsOptions): AsyncIterable<ChatPart>
 
   /** A WebSocket chat session with history, rooms and automatic reconnect (`WS /ws`). */
   export function connect(opts?: ConnectOptions): ChatSocket

@@ -261,6 +261,44 @@ describe.skipIf(skipBrowser)(
       await eventually(() => page.locator('#model').inputValue()).toBe(added)
       await waitForPhase(page, 'ready')
     }, 60_000)
+
+    it("the examples: a thinking model's reasoning folds away, the dice tool round-trips, a JSON schema shapes a city card", async () => {
+      const page = await pages.open(`${vite.url}/`, { viewport: { width: 1280, height: 800 } })
+      await waitForPhase(page, 'ready')
+
+      // A client-side tool: the model calls roll_dice, the page rolls, the answer quotes the roll.
+      await page.locator('#mode').selectOption('dice')
+      const dice = await ask(page, 'Roll 2 dice with 6 sides, please')
+      await waitForEnd(dice, /tok\/s/)
+      const note = (await dice.locator('[data-testid="note"]').first().textContent()) ?? ''
+      const faces = /→ ([\d, ]+)$/.exec(note)?.[1]?.split(', ').map(Number) ?? []
+      expect(note).toMatch(/^🎲 roll_dice\(/)
+      expect(faces.length).toBeGreaterThan(0)
+      for (const face of faces) expect(face).toBeGreaterThanOrEqual(1)
+      expect(await dice.locator('.body').textContent()).toContain(String(faces[0]))
+
+      // Structured output: the reply parses and fills the card's four fields.
+      await page.locator('#mode').selectOption('structured')
+      const card = await ask(page, 'Tell me about Paris')
+      await waitForEnd(card, /tok\/s/)
+      const cells = await card.locator('[data-testid="card"] td:first-child').allTextContents()
+      expect(cells).toEqual(['city', 'country', 'population', 'landmarks'])
+
+      // A thinking model: pulled here, its reasoning streams open and folds once the answer starts.
+      await page.locator('#mode').selectOption('chat')
+      await page.locator('#pull-model').fill('qwen3:0.6b')
+      await page.locator('#pull button').click()
+      await eventually(() => page.locator('#pull-status').textContent(), 40_000).toBe(
+        'qwen3:0.6b is ready',
+      )
+      await page.locator('#model').selectOption('qwen3:0.6b')
+      const thought = await ask(page, 'Why is the sky blue?')
+      await waitForEnd(thought, /tok\/s/)
+      const reasoning = thought.locator('[data-testid="reasoning"]')
+      expect(await reasoning.locator('summary').textContent()).toMatch(/^Thought for \d+ s$/)
+      expect(await reasoning.evaluate((el) => (el as HTMLDetailsElement).open)).toBe(false)
+      expect((await reasoning.locator('div').textContent())?.length).toBeGreaterThan(0)
+    }, 120_000)
   },
 )
 

@@ -4,6 +4,7 @@ import { type DockerGpuChoice, dockerGpuChoices } from './gpu/container.js'
 import { limits as defaultLimits, type Limits, limitNames } from './limits.js'
 import { isValidModelName } from './models/name.js'
 import {
+  DEFAULT_MAX_BODY_SIZE,
   type ProviderOptions,
   productionOptionIssues,
   type RoutingOptions,
@@ -190,8 +191,9 @@ export interface OllamaPluginOptions {
    */
   overlay?: boolean | OverlayOptions
   /**
-   * Largest POST body the routes accept, in bytes. Raise it to send images.
-   * @default 1048576
+   * Largest body `POST /chat` and the other own routes read, and the largest WebSocket message, in
+   * bytes: a chat with a few phone photos fits. The proxied `/api/*` and `/v1/*` stream longer bodies on.
+   * @default 20971520
    */
   maxBodySize?: number
   /**
@@ -413,11 +415,7 @@ export const optionsSchema = z
       .strict()
       .default({ development: 'ollama', production: 'ollama' }),
     overlay: z.union([z.boolean(), overlaySchema]).default(true),
-    maxBodySize: z
-      .number()
-      .int()
-      .positive()
-      .default(1024 * 1024),
+    maxBodySize: z.number().int().positive().default(DEFAULT_MAX_BODY_SIZE),
     network: z.enum(['none', 'chat', 'full']).default('chat'),
     allowedOrigins: z.array(originSchema).default([]),
     limits: limitsSchema.default({}),

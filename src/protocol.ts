@@ -165,8 +165,15 @@ export interface ChatMetrics {
   tokens: number
   /** Generation speed: Ollama's `eval_count / eval_duration`, else measured by the dev server. */
   tokensPerSecond: number
-  /** From the request reaching the dev server (or its model ready, if it waited) to the first token. */
+  /**
+   * From the request reaching the dev server (or its model ready, if it waited) to the first
+   * token of any kind: reasoning, answer or a tool call.
+   */
   ttftMs: number
+  /** From the same start to the first reasoning token; only when the model reasoned. */
+  firstReasoningMs?: number
+  /** From the same start to the first answer token (text); only when there was text. */
+  firstAnswerMs?: number
   /** From the request reaching the dev server (or its model ready, if it waited) to the last token. */
   totalMs: number
   promptTokens?: number
@@ -264,6 +271,10 @@ export type ServerFrame =
   | { type: 'start'; id: ChatId; session: string; room?: string; model: string; content: string }
   | ({ type: 'waiting'; id: ChatId; session: string; room?: string } & ModelWaiting)
   | { type: 'token'; id: ChatId; session: string; room?: string; content: string }
+  /** A piece of the model's reasoning (thinking models), before or between tokens. */
+  | { type: 'reasoning'; id: ChatId; session: string; room?: string; content: string }
+  /** A call the model made to one of the chat's `tools`; the app runs it and sends the result. */
+  | { type: 'tool-call'; id: ChatId; session: string; room?: string; call: ToolCallEvent }
   | { type: 'done'; id: ChatId; session: string; room?: string; metrics: ChatMetrics }
   | {
       type: 'error'
@@ -285,6 +296,12 @@ interface ChatFrameBase {
   room?: string
   model?: string
   options?: Record<string, unknown>
+  /** Functions the model may call; its calls come back as `tool-call` frames. */
+  tools?: ChatTool[]
+  /** Thinking models: `false` to skip the reasoning, or how hard to think. */
+  think?: boolean | 'low' | 'medium' | 'high' | 'max'
+  /** Structured output: `'json'` or a JSON schema the reply must follow. */
+  format?: 'json' | Record<string, unknown>
 }
 
 /** Frames to the server: a chat sends `content` (added to the session's history) or `messages`. */

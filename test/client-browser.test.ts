@@ -22,7 +22,7 @@ describe('virtual:ollama (src/client/index.ts)', () => {
 
   beforeAll(async () => {
     if (!hadWebSocket) (globalThis as { WebSocket?: unknown }).WebSocket = WebSocket
-    h = await startHarness()
+    h = await startHarness({ sim: { models: ['llama3.2', 'qwen3'] } })
     client = createOllamaClient({ base: h.url })
   })
   afterAll(async () => {
@@ -41,10 +41,12 @@ describe('virtual:ollama (src/client/index.ts)', () => {
     return socket
   }
 
-  it('declares in client.d.ts every function the module exports', async () => {
+  it('declares in client.d.ts every function and value the module exports', async () => {
     expect(typesInStep).toBe(true)
     const declared = await readFile(new URL('../client.d.ts', import.meta.url), 'utf8')
-    const names = [...declared.matchAll(/export (?:function|class) (\w+)/g)].map((m) => m[1]).sort()
+    const names = [...declared.matchAll(/export (?:function|class|let|const) (\w+)/g)]
+      .map((m) => m[1])
+      .sort()
     expect(Object.keys(browser).sort()).toEqual(names)
   })
 
@@ -126,6 +128,48 @@ describe('virtual:ollama (src/client/index.ts)', () => {
     const statuses: string[] = []
     for await (const progress of client.pull('qwen2.5:0.5b')) statuses.push(progress.status)
     expect(statuses.at(-1)).toBe('success')
+  })
+
+  it('chatParts() yields reasoning, text and tool calls; chat() returns them too', async () => {
+    const tools = [
+      {
+        type: 'function' as const,
+        function: {
+          name: 'roll_dice',
+          parameters: { type: 'object', properties: { sides: { type: 'integer' } } },
+        },
+      },
+    ]
+    const kinds: string[] = []
+    let reasoning = ''
+    let metrics: browser.ChatMetrics | undefined
+    for await (const part of client.chatParts('Roll the dice', {
+      model: 'qwen3',
+      tools,
+      onDone: (m) => {
+        metrics = m
+      },
+    })) {
+      if (kinds.at(-1) !== part.type) kinds.push(part.type)
+      if (part.type === 'reasoning') reasoning += part.text
+      if (part.type === 'tool-call')
+        expect(part).toMatchObject({ name: 'roll_dice', id: expect.any(String) })
+    }
+    expect(kinds).toEqual(['reasoning', 'tool-call'])
+    expect(metrics?.firstReasoningMs).toBeGreaterThanOrEqual(0)
+    const whole = await client.chat('Roll the dice', { model: 'qwen3', tools })
+    expect(whole.reasoning).toBe(reasoning)
+    expect(whole.toolCalls).toEqual([expect.objectContaining({ name: 'roll_dice' })])
+    let text = ''
+    for await (const piece of client.chatStream('Roll the dice', { model: 'qwen3', tools }))
+      text += piece
+    expect(text).toBe('')
+  })
+
+  it('chatUrl is /chat under the configured base', () => {
+    expect(client.chatUrl).toBe(`${h.url}/chat`)
+    browser.configure({ base: '/app/__ollama/' })
+    expect(browser.chatUrl).toBe('/app/__ollama/chat')
   })
 
   it('the bound exports use configure()', async () => {

@@ -15,7 +15,7 @@ const enginesInStep: [DeclaredEngine, EngineName] extends [EngineName, DeclaredE
 
 /** The documented usage, as an app with only the DOM and client.d.ts would write it. */
 const APP = `
-import { chat, chatStream, connect, status, pull } from 'virtual:ollama'
+import { chat, chatStream, chatParts, chatUrl, connect, status, pull } from 'virtual:ollama'
 import { configure, createOllamaClient, OllamaRouteError } from 'virtual:ollama'
 import type {
   ChatMessage,
@@ -38,6 +38,12 @@ export async function demo(signal: AbortSignal): Promise<string> {
   for await (const piece of chatStream(messages, { onDone: (m: ChatMetrics) => m.totalMs })) {
     text += piece
   }
+  for await (const part of chatParts('Roll a die', { think: 'low', tools: [] })) {
+    if (part.type === 'reasoning' || part.type === 'text') text += part.text
+    else if (part.type === 'tool-call') text += part.name + JSON.stringify(part.arguments)
+    else text += part.percent
+  }
+  const api: string = chatUrl
   const socket: ChatSocket = connect({ room: 'lobby', onToken: (frame) => frame.content })
   const off = socket.on('done', (frame) => frame.metrics.tokens)
   const answer = socket.chat('hi', { model: 'qwen2.5:0.5b' })
@@ -67,7 +73,7 @@ export async function demo(signal: AbortSignal): Promise<string> {
   await chat([{ role: 'robot', content: 'x' }])
   // @ts-expect-error: not an engine kind
   const kind: NonNullable<StateSnapshot['engine']>['kind'] = 'podman'
-  return [text, speed, phase, models.length, problem?.hint, frame.type, kind].join()
+  return [text, speed, phase, models.length, problem?.hint, frame.type, kind, api].join()
 }
 `
 

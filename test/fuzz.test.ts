@@ -122,7 +122,7 @@ function randomBody(r: Rng, path: string): Buffer | undefined {
       return Buffer.from(text.slice(0, r.int(text.length)))
     }
     case 3:
-      // Over the 1 MiB default body limit.
+      // Over the 1 MiB body limit set below.
       return Buffer.from(JSON.stringify({ prompt: 'y'.repeat(1024 * 1024 + r.int(1000)) }))
     default: {
       let value = r.pick(payloads)
@@ -226,6 +226,8 @@ describe(`the fuzzer (seed ${SEED})`, () => {
     served = await servePlugin({
       engine: 'simulator',
       models: ['llama3.2'],
+      // 1 MiB, so the fuzzer's oversized bodies and frames stay cheap to send.
+      maxBodySize: 1024 * 1024,
       simulator: { tokenDelayMs: 0, pullBytesPerSecond: 1e12, installed: ['llama3.2'] },
     })
     port = Number(new URL(served.url).port)

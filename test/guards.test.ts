@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto'
 import http from 'node:http'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import WebSocket from 'ws'
 import { foreignOriginReason, isAllowedHost, isLoopbackAddress } from '../src/server/guards.js'
 import { isModelManagement, MANAGEMENT_ROUTES, networkRefusal } from '../src/server/network.js'
@@ -160,7 +161,26 @@ describe('guards on the routes', () => {
     expect(h.sim.stats.requests['POST /api/chat'] ?? 0).toBe(before)
   })
 
+  it('takes a chat with a few phone photos by default', async () => {
+    // Three 4 MB JPEGs, as a phone takes them: JPEG's magic bytes, then noise.
+    const photo = () =>
+      Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(4_000_000)]).toString(
+        'base64',
+      )
+    const body = JSON.stringify({
+      model: 'llama3.2',
+      messages: [
+        { role: 'user', content: 'what is in these?', images: [photo(), photo(), photo()] },
+      ],
+    })
+    const res = await post('/chat', { Accept: 'application/json' }, body)
+    expect(res.status).toBe(200)
+    expect(JSON.parse(res.body).content).toBeTruthy()
+  })
+
   it('refuses a body over maxBodySize with 413', async () => {
+    h.setOptions({ models: ['llama3.2'], maxBodySize: 1024 * 1024 })
+    onTestFinished(() => h.setOptions({ models: ['llama3.2'] }))
     const big = JSON.stringify({ prompt: 'x'.repeat(1024 * 1024) })
     const res = await post('/chat', {}, big)
     expect(res.status).toBe(413)

@@ -1,10 +1,12 @@
 // A chat sent while its model still pulls waits for it (src/server/model-wait.ts): a real Vite
 // dev server with the plugin, in front of the simulator, whose pulls are slowed down.
+import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import ollama from '../src/index.js'
 import type { ModelWaiting, StateSnapshot } from '../src/protocol.js'
 import { type Simulator, type SimulatorOptions, startSimulator } from '../src/simulator/index.js'
 import { processState } from '../src/singleton.js'
+import { orderingProblem, readUiChunks, uiChatBody, userMessage } from './helpers/ui-stream.js'
 import { makeApp, startVite, waitFor } from './helpers/vite.js'
 import { ChatClient } from './helpers/ws-client.js'
 
@@ -103,6 +105,28 @@ describe('a chat waits for its model', () => {
     expect((await status(base)).models.find((m) => m.name === MODEL)?.status).not.toBe('pulling')
   })
 
+  it('in the AI SDK stream: transient data-ollama-waiting parts, then the answer', async () => {
+    const { base } = await serve()
+    await pullPast(base, 20)
+    const res = await fetch(`${base}/chat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(uiChatBody([userMessage('hello')], { model: MODEL })),
+    })
+    const { chunks } = await readUiChunks(res)
+    expect(orderingProblem(chunks)).toBeNull()
+    const types = chunks.map((c) => c.type)
+    const waiting = chunks.filter((c) => c.type === 'data-ollama-waiting')
+    expect(waiting.length).toBeGreaterThan(1)
+    expect(waiting[0]).toMatchObject({
+      transient: true,
+      data: { model: MODEL, percent: expect.any(Number) },
+    })
+    expect(types.slice(0, 2)).toEqual(['start', 'start-step'])
+    expect(types.lastIndexOf('data-ollama-waiting')).toBeLessThan(types.indexOf('text-start'))
+    expect(chunks.at(-1)).toMatchObject({ type: 'finish', finishReason: 'stop' })
+  })
+
   it('as JSON and through the proxied /api/chat and /v1/chat/completions: they just wait', async () => {
     const { base, simulator } = await serve()
     await pullPast(base, 10)
@@ -137,6 +161,31 @@ describe('a chat waits for its model', () => {
     // Nothing went upstream before the model was there: the proxy held each request back.
     expect(early).toEqual([])
     expect(simulator.stats.requests['POST /api/chat']).toBeGreaterThan(0)
+  })
+
+  it('a proxied chat with photos past maxBodySize streams on, and still waits for its model', async () => {
+    const { base, simulator } = await serve({}, [MODEL], { maxBodySize: 64 * 1024 })
+    await pullPast(base, 10)
+    const early = chatsBeforePulled(simulator)
+    // Two "photos" of 1.5 MB each: JPEG's magic bytes, then noise.
+    const photo = () =>
+      Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(1_500_000)]).toString(
+        'base64',
+      )
+    const body = JSON.stringify({
+      model: MODEL,
+      messages: [{ role: 'user', content: 'what is in these?', images: [photo(), photo()] }],
+      stream: false,
+    })
+    expect(body.length).toBeGreaterThan(50 * 64 * 1024)
+    const answer = await fetch(`${base}/api/chat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    })
+    expect(answer.status).toBe(200)
+    expect(((await answer.json()) as { message: { content: string } }).message.content).toBeTruthy()
+    expect(early).toEqual([])
   })
 
   it('over the WebSocket: waiting frames with the chat id, then tokens', async () => {

@@ -142,7 +142,15 @@ describe.skipIf(skip)('a peer on the network (a veth pair into a network namespa
       expect(by[what]?.status, what).toBe(403)
       expect(JSON.parse(by[what]!.body).error, what).toMatch(/network: 'chat'/)
     }
-    for (const route of ['POST /api/pull', 'DELETE /api/delete', 'POST /api/copy']) {
+    // HEAD answers carry no body: the status alone says the proxy refused.
+    expect(by['blob check']?.status).toBe(403)
+    for (const route of [
+      'POST /api/pull',
+      'DELETE /api/delete',
+      'POST /api/copy',
+      'POST /api/create',
+      'POST /api/push',
+    ]) {
       expect(sim.stats.requests[route] ?? 0, route).toBe(before[route] ?? 0)
     }
     expect(lines.join('\n')).toMatch(/may chat, but not manage models \(network: 'chat'\)/)
@@ -151,7 +159,7 @@ describe.skipIf(skip)('a peer on the network (a veth pair into a network namespa
   it("network: 'none' gives the peer the app and nothing of Ollama", async () => {
     const { by, lines } = await exposed('none')
     expect(by.app?.status).toBe(200)
-    for (const what of ['status', 'chat', 'proxied chat', 'tags', ...management]) {
+    for (const what of ['status', 'chat', 'proxied chat', 'tags', 'blob check', ...management]) {
       expect(by[what]?.status, what).toBe(403)
     }
     expect(by.websocket?.status).toBe(403)
@@ -161,6 +169,8 @@ describe.skipIf(skip)('a peer on the network (a veth pair into a network namespa
   it("network: 'full' lets the peer manage models, and says so", async () => {
     const { by, lines } = await exposed('full')
     expect(by.copy?.status).toBe(200)
+    expect(by.create?.status).toBe(200)
+    expect(by['blob check']?.status).toBe(404)
     expect(lines.join('\n')).toMatch(/anyone who reaches this port controls Ollama/)
   }, 60_000)
 

@@ -17,7 +17,7 @@ describe('resolveOptions', () => {
       warmup: true,
       base: '/__ollama',
       overlay: { position: 'bottom-right', collapsed: false },
-      maxBodySize: 1024 * 1024,
+      maxBodySize: 20 * 1024 * 1024,
       docker: {
         image: 'ollama/ollama:latest',
         containerName: 'vite-plugin-ollama',

@@ -244,34 +244,45 @@ describe('proxy /api/* and /v1/*', () => {
     expect(local.headers['access-control-allow-origin']).toBe('http://localhost:3000')
   })
 
-  it('refuses a body over maxBodySize with 413, declared or chunked', async () => {
-    const big = JSON.stringify({ model: 'llama3.2', prompt: 'x'.repeat(1024 * 1024 + 10) })
-    const declared = await rawRequest(`${h.url}/api/generate`, {
-      method: 'POST',
-      headers: {
-        'Content-Type': 'application/json',
-        'Content-Length': String(Buffer.byteLength(big)),
-      },
-      body: big,
-    })
-    expect(declared.status).toBe(413)
-    expect(JSON.parse(declared.body).hint).toMatch(/maxBodySize/)
-    const chunked = await new Promise<number>((resolve, reject) => {
-      const req = http.request(
-        `${h.url}/api/generate`,
-        {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' },
+  it('streams a body past maxBodySize on to Ollama, declared or chunked, instead of refusing it', async () => {
+    h.setOptions({ maxBodySize: 64 * 1024 })
+    try {
+      const prompt = 'x'.repeat(1024 * 1024 + 10)
+      const big = JSON.stringify({ model: 'llama3.2', prompt, stream: false })
+      const declared = await rawRequest(`${h.url}/api/generate`, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/json',
+          'Content-Length': String(Buffer.byteLength(big)),
         },
-        (res) => {
-          res.resume()
-          resolve(res.statusCode ?? 0)
-        },
-      )
-      req.on('error', reject)
-      for (let i = 0; i < 20; i++) req.write(big.slice(i * 60_000, (i + 1) * 60_000))
-      req.end()
-    })
-    expect(chunked).toBe(413)
+        body: big,
+      })
+      expect(declared.status).toBe(200)
+      expect(JSON.parse(declared.body).response).toBe(simulatedReply('llama3.2', prompt))
+      const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.request(
+          `${h.url}/api/generate`,
+          {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' },
+          },
+          (res) => {
+            let body = ''
+            res.setEncoding('utf8')
+            res.on('data', (chunk: string) => {
+              body += chunk
+            })
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+          },
+        )
+        req.on('error', reject)
+        for (let i = 0; i < 20; i++) req.write(big.slice(i * 60_000, (i + 1) * 60_000))
+        req.end()
+      })
+      expect(chunked.status).toBe(200)
+      expect(JSON.parse(chunked.body).response).toBe(simulatedReply('llama3.2', prompt))
+    } finally {
+      h.setOptions({})
+    }
   })
 })

@@ -319,7 +319,7 @@ describe('SSE writer', () => {
   it('sends heartbeats while idle and aborts its signal when the client goes away', async () => {
     let signal: AbortSignal | undefined
     const server = http.createServer((req, res) => {
-      const sse = openSseWriter(req, res, 20)
+      const sse = openSseWriter(req, res, { heartbeatMs: 20 })
       signal = sse.signal
       sse.send('token', '{"content":"a"}')
       sse.send('token', '{"content":"b"}')

@@ -40,7 +40,8 @@ describe('WS /ws bounds (limits)', () => {
 
   /** The limits, read by the hub at use, like options after a config restart. */
   function limit(limits: Partial<Limits>): void {
-    h.setOptions({ models: ['llama3.2'], limits })
+    // maxBodySize is the bucket's burst: 1 MiB keeps the rates below measurable.
+    h.setOptions({ models: ['llama3.2'], maxBodySize: 1024 * 1024, limits })
   }
 
   async function open(query = ''): Promise<ChatClient> {

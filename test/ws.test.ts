@@ -7,7 +7,10 @@ describe('WS /ws', () => {
   let h: Harness
   const clients: Client[] = []
   beforeAll(async () => {
-    h = await startHarness({ chatSocket: { maxBufferedBytes: 2 * 1024 * 1024 } })
+    h = await startHarness({
+      sim: { models: ['llama3.2', 'qwen3'] },
+      chatSocket: { maxBufferedBytes: 2 * 1024 * 1024 },
+    })
   })
   afterAll(() => h.close())
   afterEach(() => {
@@ -38,6 +41,52 @@ describe('WS /ws', () => {
     expect(c.text(1)).toBe(simulatedReply('llama3.2', 'hello socket'))
     expect(done.metrics).toMatchObject({ model: 'llama3.2', tokens: expect.any(Number) })
     expect(done.session).toBe(ready.session)
+  })
+
+  it('takes tools, think and format, and sends reasoning and tool-call frames', async () => {
+    const c = await open('?session=tools-test')
+    const dice = {
+      type: 'function',
+      function: {
+        name: 'roll_dice',
+        parameters: { type: 'object', properties: { sides: { type: 'integer' } } },
+      },
+    }
+    c.send({ type: 'chat', id: 't1', model: 'qwen3', content: 'Roll the dice', tools: [dice] })
+    const done = await c.end('t1')
+    expect(done.type).toBe('done')
+    const types = c.frames.filter((f) => f.id === 't1').map((f) => f.type)
+    expect(types[0]).toBe('start')
+    expect(types).toContain('reasoning')
+    expect(types.indexOf('reasoning')).toBeLessThan(types.indexOf('tool-call'))
+    expect(c.frames.find((f) => f.type === 'tool-call')).toMatchObject({
+      id: 't1',
+      call: {
+        id: expect.stringMatching(/^call_/),
+        name: 'roll_dice',
+        arguments: expect.any(Object),
+      },
+    })
+    expect((done.metrics as { firstReasoningMs?: number }).firstReasoningMs).toBeGreaterThanOrEqual(
+      0,
+    )
+
+    // think: false skips the reasoning; format: 'json' answers JSON.
+    c.send({
+      type: 'chat',
+      id: 't2',
+      model: 'qwen3',
+      content: 'Give me JSON',
+      think: false,
+      format: 'json',
+    })
+    await c.end('t2')
+    expect(c.frames.filter((f) => f.id === 't2').map((f) => f.type)).not.toContain('reasoning')
+    expect(() => JSON.parse(c.text('t2'))).not.toThrow()
+
+    c.send({ type: 'chat', id: 't3', content: 'hi', think: 'hard' })
+    const refused = await c.next((f) => f.type === 'error' && f.id === 't3')
+    expect(refused.message).toMatch(/^Invalid message: think: use true, false/)
   })
 
   it('keeps the session history across messages (and across connections)', async () => {

@@ -1,19 +1,22 @@
 /// <reference types="../../client.d.ts" />
 import {
+  type ChatMessage,
   type ChatMetrics,
   type ChatReply,
   type ChatSocket,
-  chatStream,
+  chatParts,
   connect,
   pull,
   type StateSnapshot,
   status,
 } from 'virtual:ollama'
+import { chatStructured, chatWithDice } from './examples.ts'
 import { renderMarkdown } from './markdown.ts'
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 const messages = $<HTMLElement>('messages')
 const modelSelect = $<HTMLSelectElement>('model')
+const modeSelect = $<HTMLSelectElement>('mode')
 const prompt = $<HTMLTextAreaElement>('prompt')
 const sendButton = $<HTMLButtonElement>('send')
 const stopButton = $<HTMLButtonElement>('stop')
@@ -32,8 +35,8 @@ $<HTMLElement>('room').textContent = `room: ${room}`
 const socket: ChatSocket | undefined = import.meta.hot ? connect({ session, room }) : undefined
 if (!socket) $<HTMLElement>('room').hidden = true
 let current: { cancel(): void } | undefined
-/** The conversation, kept here when there is no socket to keep it. */
-const history: { role: 'user' | 'assistant'; content: string }[] = []
+/** The conversation, kept here when there is no socket to keep it (and for the examples). */
+const history: ChatMessage[] = []
 
 /** A chat bubble whose text re-renders as Markdown at most once a frame while it streams. */
 function bubble(role: 'user' | 'assistant', who: string, watched = false) {
@@ -48,6 +51,14 @@ function bubble(role: 'user' | 'assistant', who: string, watched = false) {
   el.append(label, body)
   messages.append(el)
   let text = ''
+  // A thinking model's reasoning: open while it streams, folded away once the answer starts.
+  let reasoning: { details: HTMLDetailsElement; text: HTMLElement; started: number } | undefined
+  const foldReasoning = () => {
+    if (!reasoning?.details.open) return
+    reasoning.details.open = false
+    const seconds = Math.max(1, Math.round((performance.now() - reasoning.started) / 1000))
+    reasoning.details.querySelector('summary')!.textContent = `Thought for ${seconds} s`
+  }
   let scheduled = false
   const render = () => {
     scheduled = false
@@ -57,6 +68,7 @@ function bubble(role: 'user' | 'assistant', who: string, watched = false) {
   return {
     el,
     append(token: string) {
+      foldReasoning()
       text += token
       body.classList.add('streaming')
       if (!scheduled) {
@@ -64,11 +76,47 @@ function bubble(role: 'user' | 'assistant', who: string, watched = false) {
         requestAnimationFrame(render)
       }
     },
+    reason(piece: string) {
+      if (!reasoning) {
+        const details = document.createElement('details')
+        details.className = 'reasoning'
+        details.dataset.testid = 'reasoning'
+        details.open = true
+        const summary = document.createElement('summary')
+        summary.textContent = 'Thinking…'
+        const pre = document.createElement('div')
+        details.append(summary, pre)
+        el.insertBefore(details, body)
+        reasoning = { details, text: pre, started: performance.now() }
+      }
+      reasoning.text.textContent += piece
+      messages.scrollTop = messages.scrollHeight
+    },
+    note(line: string) {
+      const chip = document.createElement('div')
+      chip.className = 'note'
+      chip.dataset.testid = 'note'
+      chip.textContent = line
+      el.insertBefore(chip, body)
+    },
+    /** Shows a structured answer as a table of its fields. */
+    card(fields: Record<string, unknown>) {
+      const table = document.createElement('table')
+      table.className = 'card'
+      table.dataset.testid = 'card'
+      for (const [key, value] of Object.entries(fields)) {
+        const row = table.insertRow()
+        row.insertCell().textContent = key
+        row.insertCell().textContent = Array.isArray(value) ? value.join(', ') : String(value)
+      }
+      body.after(table)
+    },
     set(value: string) {
       text = value
       render()
     },
     end(note?: string) {
+      foldReasoning()
       body.classList.remove('streaming')
       render()
       if (note) label.textContent = `${who} · ${note}`
@@ -95,9 +143,7 @@ async function send(): Promise<void> {
   sendButton.disabled = true
   stopButton.disabled = false
   try {
-    const metrics = socket
-      ? await chatOverSocket(socket, content, answer)
-      : await chatOverHttp(content, answer)
+    const metrics = await ask(content, answer)
     answer.end(`${metrics.tokensPerSecond.toFixed(0)} tok/s`)
     showMetrics(metrics)
   } catch (error) {
@@ -111,6 +157,22 @@ async function send(): Promise<void> {
   }
 }
 
+/** The composer's mode picks the example: a plain chat, the dice tool, or a structured answer. */
+async function ask(content: string, answer: ReturnType<typeof bubble>): Promise<ChatMetrics> {
+  const mode = modeSelect.value
+  if (mode === 'chat') {
+    return socket ? chatOverSocket(socket, content, answer) : chatOverHttp(content, answer)
+  }
+  const abort = new AbortController()
+  current = { cancel: () => abort.abort(new Error('cancelled')) }
+  const run = { model: modelSelect.value || undefined, signal: abort.signal, answer }
+  history.push({ role: 'user', content })
+  if (mode === 'dice') return chatWithDice(history, run)
+  const { metrics, card } = await chatStructured(history, run)
+  answer.card(card)
+  return metrics
+}
+
 async function chatOverSocket(
   socket: ChatSocket,
   content: string,
@@ -119,8 +181,15 @@ async function chatOverSocket(
   // In the room, so the other tabs watch it stream (connect's room only subscribes this tab).
   const reply: ChatReply = socket.chat(content, { model: modelSelect.value || undefined, room })
   current = reply
-  for await (const token of reply) answer.append(token)
-  return (await reply.result).metrics
+  const off = socket.on('reasoning', (frame) => {
+    if (frame.id === reply.id && frame.session === socket.session) answer.reason(frame.content)
+  })
+  try {
+    for await (const token of reply) answer.append(token)
+    return (await reply.result).metrics
+  } finally {
+    off()
+  }
 }
 
 async function chatOverHttp(
@@ -132,15 +201,17 @@ async function chatOverHttp(
   let text = ''
   let metrics: ChatMetrics | undefined
   const asked = [...history, { role: 'user' as const, content }]
-  for await (const token of chatStream(asked, {
+  for await (const part of chatParts(asked, {
     model: modelSelect.value || undefined,
     signal: abort.signal,
     onDone: (m) => {
       metrics = m
     },
   })) {
-    text += token
-    answer.append(token)
+    if (part.type === 'reasoning') answer.reason(part.text)
+    if (part.type !== 'text') continue
+    text += part.text
+    answer.append(part.text)
   }
   history.push({ role: 'user', content }, { role: 'assistant', content: text })
   if (!metrics) throw new Error('The answer ended without metrics')

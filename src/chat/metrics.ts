@@ -15,10 +15,16 @@ export interface Finish {
   doneReason?: string
 }
 
-/** When the route saw the request, the first token and the end (`performance.now()`), and the chunks. */
+/**
+ * When the route saw the request (or its model was ready), the first token of any kind, the first
+ * reasoning and the first answer token, and the end (`performance.now()`, 0 for what never came),
+ * and the chunks.
+ */
 export interface ChatTiming {
   started: number
   firstTokenAt: number
+  firstReasoningAt?: number
+  firstAnswerAt?: number
   ended: number
   chunks: number
 }
@@ -53,6 +59,8 @@ export function chatMetrics(model: string, finish: Finish | undefined, t: ChatTi
     ttftMs: round(firstTokenAt - t.started),
     totalMs: round(t.ended - t.started),
   }
+  if (t.firstReasoningAt) metrics.firstReasoningMs = round(t.firstReasoningAt - t.started)
+  if (t.firstAnswerAt) metrics.firstAnswerMs = round(t.firstAnswerAt - t.started)
   if (finish?.promptTokens !== undefined) metrics.promptTokens = finish.promptTokens
   if (finish?.loadDurationNs !== undefined) metrics.loadMs = round(finish.loadDurationNs / 1e6)
   if (finish?.doneReason !== undefined) metrics.doneReason = finish.doneReason

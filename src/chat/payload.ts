@@ -31,7 +31,8 @@ export interface PayloadIssue {
 const ROLES = ['system', 'user', 'assistant', 'tool'] as const
 const THINK_LEVELS = ['low', 'medium', 'high', 'max'] as const
 
-type Check = (value: unknown, path: (string | number)[]) => PayloadIssue | null
+/** Checks one value at `path`: the first issue, or `null`. */
+export type Check = (value: unknown, path: (string | number)[]) => PayloadIssue | null
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -98,10 +99,23 @@ export const checkMessages: Check = arrayOf(message, {
   minMessage: 'send at least one message',
 })
 
-const tool = fields({
+const tool: Check = fields({
   type: (value, path) => (value === 'function' ? null : issue(path, 'expected "function"')),
   function: fields({ name: string, description: optional(string), parameters: optional(record) }),
 })
+
+/** Checks `tools`: Ollama's (and OpenAI's) `{ type: 'function', function: { name, … } }` list. */
+export const checkTools: Check = arrayOf(tool)
+
+/** Checks `format`: `"json"` or a JSON schema. */
+export const checkFormat: Check = (value, path) =>
+  value === 'json' || isRecord(value) ? null : issue(path, 'use "json" or a JSON schema object')
+
+/** Checks `think`: a boolean or one of Ollama's levels. */
+export const checkThink: Check = (value, path) =>
+  typeof value === 'boolean' || THINK_LEVELS.includes(value as never)
+    ? null
+    : issue(path, `use true, false or one of ${THINK_LEVELS.map((l) => `"${l}"`).join(', ')}`)
 
 const payload = fields({
   messages: optional(checkMessages),
@@ -109,15 +123,9 @@ const payload = fields({
   system: optional(string),
   model: optional(modelName),
   options: optional(record),
-  format: optional((value, path) =>
-    value === 'json' || isRecord(value) ? null : issue(path, 'use "json" or a JSON schema object'),
-  ),
-  think: optional((value, path) =>
-    typeof value === 'boolean' || THINK_LEVELS.includes(value as never)
-      ? null
-      : issue(path, `use true, false or one of ${THINK_LEVELS.map((l) => `"${l}"`).join(', ')}`),
-  ),
-  tools: optional(arrayOf(tool)),
+  format: optional(checkFormat),
+  think: optional(checkThink),
+  tools: optional(checkTools),
 })
 
 /** The first thing wrong with a chat body, or `null`. */

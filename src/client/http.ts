@@ -1,13 +1,16 @@
-// The HTTP routes from the browser: chat (JSON), chatStream and pull (Server-Sent Events), status.
+// The HTTP routes from the browser: chat (JSON), chatParts, chatStream and pull (Server-Sent
+// Events), status.
+
+import type { ChatSseEvents } from '../protocol.js'
 import { readSse } from './sse.js'
 import type {
   ChatInput,
-  ChatMetrics,
   ChatOptions,
+  ChatPart,
+  ChatPartsOptions,
   ChatResult,
   ChatStreamOptions,
   ClientConfig,
-  ModelWaiting,
   PullProgress,
   StateSnapshot,
 } from './types.js'
@@ -102,7 +105,7 @@ async function post(
   return response
 }
 
-/** One complete reply: `{ content, metrics }`. */
+/** One complete reply: `{ content, reasoning?, toolCalls?, metrics }`. */
 export async function chatWith(
   config: ClientConfig,
   input: ChatInput,
@@ -119,14 +122,15 @@ export async function chatWith(
 }
 
 /**
- * The reply as it is generated, piece by piece. Stop early with `break` or `signal`; both close
- * the request, so the model stops too.
+ * The reply as it is generated, part by part: text, reasoning, tool calls, and `waiting` while the
+ * model is not ready yet. Stop early with `break` or `signal`; both close the request, so the
+ * model stops too.
  */
-export async function* chatStreamWith(
+export async function* chatPartsWith(
   config: ClientConfig,
   input: ChatInput,
-  opts: ChatStreamOptions = {},
-): AsyncGenerator<string, void, undefined> {
+  opts: ChatPartsOptions = {},
+): AsyncGenerator<ChatPart, void, undefined> {
   const response = await post(
     config,
     '/chat',
@@ -136,16 +140,26 @@ export async function* chatStreamWith(
   )
   if (!response.body) throw new OllamaRouteError('The chat answer has no body', response.status)
   for await (const { event, data } of readSse(response.body)) {
-    if (event === 'token') {
-      yield (JSON.parse(data) as { content: string }).content
-    } else if (event === 'waiting') {
-      opts.onWaiting?.(JSON.parse(data) as ModelWaiting)
-    } else if (event === 'done') {
-      opts.onDone?.((JSON.parse(data) as { metrics: ChatMetrics }).metrics)
-      return
-    } else if (event === 'error') {
-      const { message, hint } = JSON.parse(data) as { message: string; hint?: string }
-      throw new OllamaRouteError(message, 200, hint)
+    switch (event as keyof ChatSseEvents) {
+      case 'token':
+        yield { type: 'text', text: (JSON.parse(data) as ChatSseEvents['token']).content }
+        break
+      case 'reasoning':
+        yield { type: 'reasoning', text: (JSON.parse(data) as ChatSseEvents['reasoning']).content }
+        break
+      case 'tool-call':
+        yield { type: 'tool-call', ...(JSON.parse(data) as ChatSseEvents['tool-call']) }
+        break
+      case 'waiting':
+        yield { type: 'waiting', ...(JSON.parse(data) as ChatSseEvents['waiting']) }
+        break
+      case 'done':
+        opts.onDone?.((JSON.parse(data) as ChatSseEvents['done']).metrics)
+        return
+      case 'error': {
+        const { message, hint } = JSON.parse(data) as ChatSseEvents['error']
+        throw new OllamaRouteError(message, 200, hint)
+      }
     }
   }
   throw new OllamaRouteError(
@@ -153,6 +167,21 @@ export async function* chatStreamWith(
     200,
     'The dev server may have restarted: retry.',
   )
+}
+
+/** The reply's text as it is generated (the other parts go to `onWaiting`, or nowhere). */
+export async function* chatStreamWith(
+  config: ClientConfig,
+  input: ChatInput,
+  opts: ChatStreamOptions = {},
+): AsyncGenerator<string, void, undefined> {
+  for await (const part of chatPartsWith(config, input, opts)) {
+    if (part.type === 'text') yield part.text
+    else if (part.type === 'waiting') {
+      const { type: _, ...waiting } = part
+      opts.onWaiting?.(waiting)
+    }
+  }
 }
 
 /** The plugin's state: phase, engine, GPU, models (what the overlay shows). */

@@ -163,10 +163,8 @@ function slideOffsets(
   return [...new Set(offsets.map(Math.ceil))].sort((a, b) => a - b)
 }
 
-/** Placement again when the page's layout may have moved its controls. */
+/** Placement again when the page's layout may have moved its controls, until stopped. */
 export interface LayoutWatch {
-  /** Asks for a placement soon (several asks within `intervalMs` make one). */
-  schedule(): void
   stop(): void
 }
 
@@ -198,7 +196,6 @@ export function watchLayout(own: Element, changed: () => void, intervalMs = 120)
   addEventListener('resize', schedule)
   addEventListener('scroll', schedule, { capture: true, passive: true })
   return {
-    schedule,
     stop() {
       clearTimeout(timer)
       timer = undefined

@@ -12,12 +12,15 @@ import type {
   ConnectOptions,
   ServerFrame,
   SocketEvents,
+  ToolCallEvent,
 } from './types.js'
 
 interface PendingChat {
   session: string | undefined
   queue: TokenQueue
   content: string
+  reasoning: string
+  toolCalls: ToolCallEvent[]
   resolve(result: ChatResult): void
   reject(error: unknown): void
 }
@@ -216,6 +219,14 @@ function announceFrame(conn: Connection, frame: ServerFrame): void {
       opts.onToken?.(frame)
       events.emit('token', frame)
       return
+    case 'reasoning':
+      opts.onReasoning?.(frame)
+      events.emit('reasoning', frame)
+      return
+    case 'tool-call':
+      opts.onToolCall?.(frame)
+      events.emit('tool-call', frame)
+      return
     case 'done':
       opts.onDone?.(frame)
       events.emit('done', frame)
@@ -244,12 +255,27 @@ function advanceChat(conn: Connection, frame: ServerFrame): void {
       }
       return
     }
+    case 'reasoning': {
+      const chat = ownChat(conn, frame.id, frame.session)
+      if (chat) chat.reasoning += frame.content
+      return
+    }
+    case 'tool-call': {
+      const chat = ownChat(conn, frame.id, frame.session)
+      if (chat) chat.toolCalls.push(frame.call)
+      return
+    }
     case 'done': {
       const chat = ownChat(conn, frame.id, frame.session)
       if (chat) {
         conn.pending.delete(frame.id)
         chat.queue.end()
-        chat.resolve({ content: chat.content, metrics: frame.metrics })
+        chat.resolve({
+          content: chat.content,
+          ...(chat.reasoning ? { reasoning: chat.reasoning } : {}),
+          ...(chat.toolCalls.length ? { toolCalls: chat.toolCalls } : {}),
+          metrics: frame.metrics,
+        })
       }
       return
     }
@@ -308,7 +334,15 @@ function startChat(
   const id = chatOpts.id ?? newChatId()
   const queue = new TokenQueue()
   const { result, resolve, reject } = deferredResult()
-  const chat: PendingChat = { session: conn.session, queue, content: '', resolve, reject }
+  const chat: PendingChat = {
+    session: conn.session,
+    queue,
+    content: '',
+    reasoning: '',
+    toolCalls: [],
+    resolve,
+    reject,
+  }
   conn.pending.set(id, chat)
   const frame = chatFrame(conn, id, input, chatOpts)
   try {
@@ -359,6 +393,9 @@ function chatFrame(
     ...(model ? { model } : {}),
     ...(typeof input === 'string' ? { content: input } : { messages: input }),
     ...(chatOpts.options ? { options: chatOpts.options } : {}),
+    ...(chatOpts.tools ? { tools: chatOpts.tools } : {}),
+    ...(chatOpts.think !== undefined ? { think: chatOpts.think } : {}),
+    ...(chatOpts.format !== undefined ? { format: chatOpts.format } : {}),
   } as ClientFrame
 }
 

@@ -12,6 +12,7 @@ import type {
   PullProgressEvent,
   ServerFrame,
   StateSnapshot,
+  ToolCallEvent,
 } from '../protocol.js'
 
 export type {
@@ -48,9 +49,23 @@ export interface ChatOptions {
   signal?: AbortSignal
 }
 
-export interface ChatStreamOptions extends ChatOptions {
+/**
+ * One piece of a streamed reply, as `chatParts()` yields them: answer text, reasoning (thinking
+ * models), a call to one of the chat's `tools`, or word that the chat waits for its model (still
+ * pulling, or the engine starting).
+ */
+export type ChatPart =
+  | { type: 'text'; text: string }
+  | { type: 'reasoning'; text: string }
+  | ({ type: 'tool-call' } & ToolCallEvent)
+  | ({ type: 'waiting' } & ModelWaiting)
+
+export interface ChatPartsOptions extends ChatOptions {
   /** Called once with the metrics when the reply is complete. */
   onDone?: (metrics: ChatMetrics) => void
+}
+
+export interface ChatStreamOptions extends ChatPartsOptions {
   /**
    * Called while the chat waits for its model (still pulling, or the engine starting), at most
    * about twice a second; the reply starts once the model is ready.
@@ -91,6 +106,8 @@ export interface SocketEvents {
   start: FrameOf<'start'>
   waiting: FrameOf<'waiting'>
   token: FrameOf<'token'>
+  reasoning: FrameOf<'reasoning'>
+  'tool-call': FrameOf<'tool-call'>
   done: FrameOf<'done'>
   error: FrameOf<'error'>
   joined: FrameOf<'joined'>
@@ -112,6 +129,10 @@ export interface ConnectOptions {
   /** @default 10000 */
   maxDelayMs?: number
   onToken?: (frame: FrameOf<'token'>) => void
+  /** A piece of a thinking model's reasoning. */
+  onReasoning?: (frame: FrameOf<'reasoning'>) => void
+  /** A call the model made to one of the chat's `tools`. */
+  onToolCall?: (frame: FrameOf<'tool-call'>) => void
   onDone?: (frame: FrameOf<'done'>) => void
   onError?: (frame: FrameOf<'error'>) => void
   onStart?: (frame: FrameOf<'start'>) => void
@@ -140,6 +161,12 @@ export interface ChatSocket {
       model?: string
       room?: string
       options?: Record<string, unknown>
+      /** Functions the model may call: `tool-call` frames, and `toolCalls` in the result. */
+      tools?: ChatTool[]
+      /** Thinking models: `false` to skip the reasoning, or how hard to think. */
+      think?: ChatOptions['think']
+      /** Structured output: `'json'` or a JSON schema the reply must follow. */
+      format?: ChatOptions['format']
       signal?: AbortSignal
     },
   ): ChatReply

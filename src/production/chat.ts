@@ -1,27 +1,24 @@
+import { type ChatFraming, createChatEventFraming } from '../chat/framing.js'
 import { type ChatTiming, chatMetrics, type Finish } from '../chat/metrics.js'
 import type { ChatPart } from '../chat/parts.js'
 import { type ChatPayload, parseChatPayload, payloadMessages } from '../chat/payload.js'
+import { TurnSummary } from '../chat/turn.js'
+import { isUiMessageBody, parseUiChatBody } from '../chat/ui-messages.js'
+import { createUiStreamFraming } from '../chat/ui-stream.js'
 import { ProblemError, toProblem } from '../problem.js'
-import type { ChatResult, ChatSseEvents, ToolCallEvent } from '../protocol.js'
+import type { ChatResult } from '../protocol.js'
 import { type HandlerConfig, modelKey } from './config.js'
 import { type RuntimeEnv, readEnv } from './env.js'
-import { readJsonRequest } from './http.js'
+import { problemTextResponse, readJsonRequest } from './http.js'
 import { UpstreamError } from './providers/index.js'
 
 // `POST /chat` in production: the same payload and the same framings as the dev server's route
-// (our Server-Sent Events, or one JSON answer), answered by the provider the app routes to, with
-// its key read on the server at request time.
+// (our Server-Sent Events, the AI SDK's UI message stream for a `useChat` body, or one JSON
+// answer; chat/framing.ts writes them for both), answered by the provider the app routes to,
+// with its key read on the server at request time.
 
 /** Proxies close idle connections after a minute or so; a comment every 15 s keeps ours open. */
 const HEARTBEAT_MS = 15_000
-
-const SSE_HEADERS = {
-  'Content-Type': 'text/event-stream; charset=utf-8',
-  // `no-transform` keeps compression middleware from holding events back, `X-Accel-Buffering`
-  // does the same for nginx (docs/decisions.md, "Buffering proxies hold event streams back").
-  'Cache-Control': 'no-cache, no-transform',
-  'X-Accel-Buffering': 'no',
-}
 
 /** Answers one chat request. `started` is when the request reached the handler (`performance.now()`). */
 export async function answerChat(
@@ -30,7 +27,38 @@ export async function answerChat(
   env: RuntimeEnv,
   started: number,
 ): Promise<Response> {
-  const payload = parseChatPayload(await readJsonRequest(request, config.maxBodySize))
+  const body = await readJsonRequest(request, config.maxBodySize)
+  if (!isUiMessageBody(body)) {
+    const framing = wantsJson(request) ? null : createChatEventFraming()
+    return answerPayload(config, request, env, started, parseChatPayload(body), framing)
+  }
+  // The AI SDK shows an error answer's body as `error.message`: plain text, not our JSON.
+  try {
+    const { payload, messageId } = parseUiChatBody(body)
+    return await answerPayload(
+      config,
+      request,
+      env,
+      started,
+      payload,
+      createUiStreamFraming(messageId),
+    )
+  } catch (err) {
+    if (!(err instanceof ProblemError) || err.status === undefined)
+      config.log(`[vite-plugin-ollama] POST /chat failed: ${(err as Error)?.stack ?? err}`)
+    return problemTextResponse(err)
+  }
+}
+
+/** One checked payload, streamed in `framing`, or answered as JSON when there is none. */
+async function answerPayload(
+  config: HandlerConfig,
+  request: Request,
+  env: RuntimeEnv,
+  started: number,
+  payload: ChatPayload,
+  framing: ChatFraming | null,
+): Promise<Response> {
   const appModel = payload.model ?? config.defaultModel
   const model = servedModel(config, appModel)
   const key = providerKey(config, env)
@@ -41,14 +69,16 @@ export async function answerChat(
   const parts = capped(config.kind.parts(body), config.maxTokens, abort)
   const done = (finish: Finish | undefined, timing: ChatTiming) =>
     chatMetrics(appModel ?? model, finish && { ...finish, model: appModel ?? finish.model }, timing)
-  if (wantsJson(request)) {
+  if (!framing) {
     try {
       return Response.json(await collect(parts, started, done))
     } finally {
       request.signal.removeEventListener('abort', onClientGone)
     }
   }
-  return new Response(sseBody(parts, started, done, abort), { headers: SSE_HEADERS })
+  return new Response(streamBody(parts, started, done, abort, framing), {
+    headers: framing.headers,
+  })
 }
 
 /** The provider's name for the app's model; a 400 for a model this server does not serve. */
@@ -211,77 +241,40 @@ async function* capped(
 
 type Done = (finish: Finish | undefined, timing: ChatTiming) => ChatResult['metrics']
 
-/** What the parts add up to, and when the first piece of answer came. */
-class Turn {
-  content = ''
-  reasoning = ''
-  toolCalls: ToolCallEvent[] = []
-  finish: Finish | undefined
-  firstTokenAt = 0
-  chunks = 0
-
-  add(part: ChatPart): void {
-    if (part.type === 'finish') {
-      this.finish = { ...this.finish, ...part.finish }
-      return
-    }
-    if (!this.firstTokenAt) this.firstTokenAt = performance.now()
-    if (part.type === 'text') {
-      this.chunks++
-      this.content += part.text
-    } else if (part.type === 'reasoning') {
-      this.chunks++
-      this.reasoning += part.text
-    } else this.toolCalls.push(part.call)
-  }
-
-  timing(started: number): ChatTiming {
-    return {
-      started,
-      firstTokenAt: this.firstTokenAt,
-      ended: performance.now(),
-      chunks: this.chunks,
-    }
-  }
-}
-
 async function collect(
   parts: AsyncIterable<ChatPart[]>,
   started: number,
   done: Done,
 ): Promise<ChatResult> {
-  const turn = new Turn()
+  const turn = new TurnSummary()
   for await (const batch of parts) for (const part of batch) turn.add(part)
   if (!turn.finish) throw endedEarly()
-  return {
-    content: turn.content,
-    ...(turn.reasoning ? { reasoning: turn.reasoning } : {}),
-    ...(turn.toolCalls.length ? { toolCalls: turn.toolCalls } : {}),
-    metrics: done(turn.finish, turn.timing(started)),
-  }
+  return turn.result(done(turn.finish, turn.timing(started)))
 }
 
 function endedEarly(): UpstreamError {
   return new UpstreamError('The chat provider ended the answer before it was complete', 200)
 }
 
-/** Our Server-Sent Events from the parts, a batch per write; cancelling the body aborts the provider. */
-function sseBody(
+/**
+ * The parts as an event stream in `framing` (ours or the AI SDK's), a batch per write; cancelling
+ * the body aborts the provider.
+ */
+function streamBody(
   parts: AsyncIterable<ChatPart[]>,
   started: number,
   done: Done,
   abort: AbortController,
+  framing: ChatFraming,
 ): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder()
   const iterator = parts[Symbol.asyncIterator]()
-  const turn = new Turn()
+  const turn = new TurnSummary()
   let heartbeat: ReturnType<typeof setInterval> | undefined
-  const event = <K extends keyof ChatSseEvents>(name: K, data: ChatSseEvents[K]) =>
-    `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`
   return new ReadableStream<Uint8Array>({
     start(controller) {
       // An early comment gets the headers through any proxy before the first token.
-      controller.enqueue(encoder.encode(': ok\n\n'))
+      controller.enqueue(encoder.encode(`: ok\n\n${framing.open()}`))
       heartbeat = setInterval(() => {
         try {
           controller.enqueue(encoder.encode(': ping\n\n'))
@@ -300,23 +293,18 @@ function sseBody(
           const next = await iterator.next()
           if (next.done) {
             if (!turn.finish) throw endedEarly()
-            text = event('done', { metrics: done(turn.finish, turn.timing(started)) })
+            text = framing.done(done(turn.finish, turn.timing(started)))
             end = true
           } else {
             for (const part of next.value) {
               turn.add(part)
-              // Serialised by hand: this runs once per token, and it is `{ content }` exactly.
-              if (part.type === 'text')
-                text += `event: token\ndata: {"content":${JSON.stringify(part.text)}}\n\n`
-              else if (part.type === 'reasoning')
-                text += `event: reasoning\ndata: {"content":${JSON.stringify(part.text)}}\n\n`
-              else if (part.type === 'tool-call') text += event('tool-call', part.call)
+              text += framing.part(part)
             }
           }
         }
       } catch (err) {
         if (abort.signal.aborted && !turn.finish) return
-        text += event('error', toProblem(err))
+        text += framing.error(toProblem(err))
         end = true
       }
       if (text) controller.enqueue(encoder.encode(text))

@@ -2,6 +2,7 @@ import { isValidModelName } from '../models/name.js'
 import { parseOrigin } from '../origin.js'
 import type { RuntimeEnv } from './env.js'
 import {
+  DEFAULT_MAX_BODY_SIZE,
   LOCAL_PROVIDER,
   type ProviderOptions,
   productionOptionIssues,
@@ -78,7 +79,7 @@ export function resolveHandlerConfig(options: HandlerOptions): HandlerConfig {
   const maxTokens = options.maxTokens ?? 4096
   if (!Number.isInteger(maxTokens) || maxTokens < 1)
     issues.push('maxTokens: use a whole number above 0, such as 4096')
-  const maxBodySize = options.maxBodySize ?? 1024 * 1024
+  const maxBodySize = options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE
   if (!Number.isInteger(maxBodySize) || maxBodySize < 1)
     issues.push('maxBodySize: use a number of bytes above 0')
   const allowedOrigins: string[] = []

@@ -1,3 +1,4 @@
+import { problemText } from '../chat/framing.js'
 import { fixedLimits } from '../limits.js'
 import { ProblemError, toProblem } from '../problem.js'
 import { jsonDepthExceeds } from '../server/json.js'
@@ -17,6 +18,14 @@ export function problemResponse(err: unknown, headers?: HeadersInit): Response {
   for (const [name, value] of Object.entries((err as ProblemError | null)?.headers ?? {}))
     response.headers.set(name, value)
   return response
+}
+
+/** An error answer as one line of plain text, for the AI SDK (it shows the body as `error.message`). */
+export function problemTextResponse(err: unknown): Response {
+  const status = (err as ProblemError | null)?.status ?? 500
+  const headers = new Headers((err as ProblemError | null)?.headers)
+  headers.set('Content-Type', 'text/plain; charset=utf-8')
+  return new Response(problemText(toProblem(err)), { status, headers })
 }
 
 /** The body as JSON: 415 unless it says JSON, 413 past `limit` bytes, 400 when it is not JSON or nests too deep. */

@@ -46,6 +46,12 @@ export interface SharedOptions {
   allowedOrigins?: string[]
 }
 
+/**
+ * The largest body a route reads whole: a chat with a few phone photos (about 4 MB each, a third
+ * more as base64) fits, and a body past it is refused before it is held.
+ */
+export const DEFAULT_MAX_BODY_SIZE = 20 * 1024 * 1024
+
 /** The provider at `url`: the plugin's engine in dev, a self-hosted Ollama beside the server in production. */
 export const LOCAL_PROVIDER = 'ollama'
 

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { z } from 'zod'
+import { problemText } from '../chat/framing.js'
 import { fixedLimits, type Limits } from '../limits.js'
 import { ProblemError, toProblem } from '../problem.js'
 import { jsonDepthExceeds } from './json.js'
@@ -23,8 +24,11 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text)
 }
 
-/** Answers `{ error, hint? }` with the problem's status, else a 500. */
-export function sendError(res: ServerResponse, err: unknown): void {
+/**
+ * Answers `{ error, hint? }` with the problem's status, else a 500; as `text`, one line of plain
+ * text (the AI SDK's `useChat` shows an error answer's body as `error.message`).
+ */
+export function sendError(res: ServerResponse, err: unknown, as: 'json' | 'text' = 'json'): void {
   let status = 500
   if (isHttpProblem(err)) {
     status = err.status
@@ -33,8 +37,24 @@ export function sendError(res: ServerResponse, err: unknown): void {
     // request on this keep-alive connection, so the connection closes after the answer.
     if (status === 408 || status === 413) res.shouldKeepAlive = false
   }
-  const { message, hint } = toProblem(err)
-  sendJson(res, status, hint ? { error: message, hint } : { error: message })
+  const problem = toProblem(err)
+  if (as === 'text') sendText(res, status, problemText(problem))
+  else {
+    const { message, hint } = problem
+    sendJson(res, status, hint ? { error: message, hint } : { error: message })
+  }
+}
+
+function sendText(res: ServerResponse, status: number, text: string): void {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  res.statusCode = status
+  res.setHeader('Content-Type', 'text/plain; charset=utf-8')
+  res.setHeader('Content-Length', Buffer.byteLength(text))
+  res.setHeader('Cache-Control', 'no-store')
+  res.end(text)
 }
 
 /** `application/json` or any `+json` type, parameters allowed. */
@@ -94,15 +114,51 @@ export function readBody(req: IncomingMessage, bounds: BodyBounds): Promise<Buff
   const limit = bounds.maxBodySize
   const declared = Number(req.headers['content-length'])
   if (declared > limit) return Promise.reject(tooLarge(limit))
-  return collect(req, limit, bounds.limits.bodyTimeoutMs)
+  return collect(req, limit, bounds.limits.bodyTimeoutMs, 'reject')
+}
+
+/** The first bytes of a body, and whether they are all of it. */
+export interface BodyHead {
+  head: Buffer
+  /** False when the body goes on past `maxBodySize`: the rest is still unread on the request, paused. */
+  complete: boolean
+}
+
+/**
+ * Reads a body whole when it fits in `maxBodySize`, like `readBody`, but a longer one is no error:
+ * it resolves with what arrived so far and leaves the rest paused on `req`, for a proxy to stream
+ * on (docs/decisions.md, "The proxy streams what it cannot hold"). The deadline covers the head only.
+ */
+export function readHead(req: IncomingMessage, bounds: BodyBounds): Promise<BodyHead> {
+  return collect(req, bounds.maxBodySize, bounds.limits.bodyTimeoutMs, 'stop').then((head) =>
+    Buffer.isBuffer(head) ? { head, complete: true } : head,
+  )
 }
 
 /**
  * Collects the body with listeners rather than `for await`, which would destroy the request (and
- * with it the socket) on overflow before the 413 could be written. Past the limit, or past the
- * deadline, the rest is drained and dropped; `sendError` then closes the connection.
+ * with it the socket) on overflow before the 413 could be written. Past the deadline, or past the
+ * limit with `overflow: 'reject'`, the rest is drained and dropped; `sendError` then closes the
+ * connection. With `overflow: 'stop'` the request is paused there instead, for someone to read on.
  */
-function collect(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
+function collect(
+  req: IncomingMessage,
+  limit: number,
+  timeoutMs: number,
+  overflow: 'reject',
+): Promise<Buffer>
+function collect(
+  req: IncomingMessage,
+  limit: number,
+  timeoutMs: number,
+  overflow: 'stop',
+): Promise<Buffer | BodyHead>
+function collect(
+  req: IncomingMessage,
+  limit: number,
+  timeoutMs: number,
+  overflow: 'reject' | 'stop',
+): Promise<Buffer | BodyHead> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
@@ -114,6 +170,12 @@ function collect(req: IncomingMessage, limit: number, timeoutMs: number): Promis
         return
       }
       cleanup()
+      if (overflow === 'stop') {
+        req.pause()
+        chunks.push(chunk)
+        resolve({ head: Buffer.concat(chunks, size), complete: false })
+        return
+      }
       req.resume()
       reject(tooLarge(limit))
     }

@@ -1,9 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { debuglog } from 'node:util'
-import { parseChatPayload, payloadMessages } from '../chat/payload.js'
+import { type ChatFraming, createChatEventFraming } from '../chat/framing.js'
+import { type ChatPayload, parseChatPayload, payloadMessages } from '../chat/payload.js'
+import { isUiMessageBody, parseUiChatBody } from '../chat/ui-messages.js'
+import { createUiStreamFraming } from '../chat/ui-stream.js'
 import { OllamaError } from '../ollama/errors.js'
 import { ProblemError, toProblem } from '../problem.js'
-import type { ChatSseEvents } from '../protocol.js'
 import { isHttpProblem, readJsonBody, sendError, sendJson } from './body.js'
 import { assertChatCanRun, type ChatTurn, resolveModel, runChat } from './chat.js'
 import type { RouteContext } from './context.js'
@@ -11,14 +13,34 @@ import { openSse } from './sse.js'
 
 const debug = debuglog('vite-plugin-ollama')
 
-/** `POST /chat`: `{ messages | prompt, model?, options? }` → SSE, or JSON for `Accept: application/json`. */
+/**
+ * `POST /chat`: `{ messages | prompt, model?, options?, tools?, think?, format? }` → our SSE, or
+ * JSON for `Accept: application/json`; a `useChat` body (UIMessages with `parts`) → the AI SDK's
+ * UI message stream, with errors before it opens as plain text (the SDK shows the body as
+ * `error.message`).
+ */
 export async function ollamaChatMiddleware(
   ctx: RouteContext,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  const body = parseChatPayload(await readJsonBody(req, ctx.options()))
-  const turn: ChatTurn = {
+  const body = await readJsonBody(req, ctx.options())
+  if (isUiMessageBody(body)) {
+    try {
+      const { payload, messageId } = parseUiChatBody(body)
+      return await streamChat(ctx, req, res, turnOf(ctx, payload), createUiStreamFraming(messageId))
+    } catch (err) {
+      sendError(res, asHttpError(err), 'text')
+      return
+    }
+  }
+  const turn = turnOf(ctx, parseChatPayload(body))
+  if (wantsJson(req)) return answerChatAsJson(ctx, res, turn)
+  return streamChat(ctx, req, res, turn, createChatEventFraming())
+}
+
+function turnOf(ctx: RouteContext, body: ChatPayload): ChatTurn {
+  return {
     model: resolveModel(ctx, body.model),
     messages: payloadMessages(body),
     options: body.options,
@@ -26,8 +48,6 @@ export async function ollamaChatMiddleware(
     think: body.think,
     tools: body.tools,
   }
-  if (wantsJson(req)) return answerChatAsJson(ctx, res, turn)
-  return streamChatAsSse(ctx, req, res, turn)
 }
 
 /** JSON only when asked for without also accepting an event stream. */
@@ -37,41 +57,39 @@ function wantsJson(req: IncomingMessage): boolean {
 }
 
 /**
- * `POST /chat` as SSE: `waiting` while the model pulls, `token` `{content}` per piece of text,
- * then `done` or `error`.
+ * A turn as an event stream in `framing` (ours or the AI SDK's): what the framing opens with,
+ * `waiting` while the model pulls, each part as it comes (held back while the client reads
+ * slower), then `done` or `error`. A client that goes away aborts the request to Ollama.
  */
-export async function streamChatAsSse(
+export async function streamChat(
   ctx: RouteContext,
   req: IncomingMessage,
   res: ServerResponse,
   turn: ChatTurn,
+  framing: ChatFraming,
 ): Promise<void> {
   assertChatCanRun(ctx, turn.model)
-  const sse = openSse<ChatSseEvents>(req, res)
+  const sse = openSse(req, res, { headers: framing.headers })
+  sse.write(framing.open())
   try {
-    const { metrics } = await runChat(
-      ctx,
-      turn,
-      sse.signal,
-      (text) => {
-        // Serialised by hand: this runs once per token, and it is `{ content }` exactly.
-        sse.send('token', `{"content":${JSON.stringify(text)}}`)
+    const { metrics } = await runChat(ctx, turn, sse.signal, {
+      part(part) {
+        sse.write(framing.part(part))
         return sse.backpressure()
       },
-      (waiting) => sse.send('waiting', JSON.stringify(waiting satisfies ChatSseEvents['waiting'])),
-    )
-    sse.send('done', JSON.stringify({ metrics } satisfies ChatSseEvents['done']))
+      waiting: (waiting) => sse.write(framing.waiting(waiting)),
+    })
+    sse.end(framing.done(metrics))
   } catch (err) {
     if (sse.signal.aborted) {
       debug('chat: client went away, upstream request aborted')
       return
     }
-    sse.send('error', JSON.stringify(toProblem(err) satisfies ChatSseEvents['error']))
+    sse.end(framing.error(toProblem(err)))
   }
-  sse.end()
 }
 
-/** `POST /chat` with `Accept: application/json`: one answer `{ content, metrics }`. */
+/** `POST /chat` with `Accept: application/json`: one answer `{ content, reasoning?, toolCalls?, metrics }`. */
 async function answerChatAsJson(
   ctx: RouteContext,
   res: ServerResponse,
@@ -83,7 +101,7 @@ async function answerChatAsJson(
   })
   try {
     assertChatCanRun(ctx, turn.model)
-    const result = await runChat(ctx, turn, abort.signal, noop)
+    const result = await runChat(ctx, turn, abort.signal, { part: noop })
     sendJson(res, 200, result)
   } catch (err) {
     if (abort.signal.aborted) return

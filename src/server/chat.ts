@@ -1,4 +1,7 @@
-import { chatMetrics, finishFromOllama } from '../chat/metrics.js'
+import { chatMetrics } from '../chat/metrics.js'
+import { partsOfOllamaChunk } from '../chat/ollama-parts.js'
+import type { ChatPart } from '../chat/parts.js'
+import { TurnSummary } from '../chat/turn.js'
 import type { OllamaClient } from '../ollama/client.js'
 import { ProblemError } from '../problem.js'
 import type { ChatMessage, ChatResult, ChatTool, ModelWaiting } from '../protocol.js'
@@ -6,8 +9,10 @@ import { type RouteContext, unavailableProblem } from './context.js'
 import { checkContext, estimatePromptTokens } from './context-guard.js'
 import { modelReadiness, waitForModel } from './model-wait.js'
 
-// One chat turn against Ollama, shared by `POST /chat` (SSE or JSON) and the WebSocket: the
-// payload schema, the model default, the upstream stream and the metrics the browser sees.
+// One chat turn against Ollama, shared by `POST /chat` (our SSE, the AI SDK's UI message stream,
+// or JSON) and the WebSocket: the model default, the upstream stream read as parts
+// (chat/parts.ts, the same parts the production handler reads from its providers) and the
+// metrics the browser sees.
 
 export interface ChatTurn {
   model: string
@@ -46,23 +51,29 @@ export function requireUpstream(ctx: RouteContext): OllamaClient {
   throw new ProblemError({ status: 503, message: problem.message, hint: problem.hint })
 }
 
+/** Where a turn's parts go as they stream. */
+export interface ChatSink {
+  /** Each part as Ollama sends it; return a promise to hold the stream back (backpressure). */
+  part(part: ChatPart): void | Promise<void>
+  /** The model is still pulling or the engine starting (at most every half second). */
+  waiting?(waiting: ModelWaiting): void
+}
+
 /**
- * Streams one turn: first waits for the model while it pulls or the engine starts (`onWaiting`
- * hears how that goes), then `onToken` gets each piece of text as Ollama sends it (return a
- * promise to hold the stream back, for backpressure). Resolves with the whole reply and its
- * metrics, timed from the moment the model was ready; rejects with an `OllamaError` (upstream), a
- * `ProblemError` (no engine, a failed pull, a wait past `limits.modelWaitMs`: model-wait.ts), or
- * the signal's reason when aborted. Aborting `signal` closes the upstream request, so Ollama
- * stops generating.
+ * Streams one turn: first waits for the model while it pulls or the engine starts (`sink.waiting`
+ * hears how that goes), then `sink.part` gets each piece of reasoning, text and each tool call as
+ * Ollama sends them, and the finish. Resolves with the whole reply and its metrics, timed from
+ * the moment the model was ready; rejects with an `OllamaError` (upstream), a `ProblemError` (no
+ * engine, a failed pull, a wait past `limits.modelWaitMs`: model-wait.ts), or the signal's reason
+ * when aborted. Aborting `signal` closes the upstream request, so Ollama stops generating.
  */
 export async function runChat(
   ctx: RouteContext,
   turn: ChatTurn,
   signal: AbortSignal,
-  onToken: (text: string) => void | Promise<void>,
-  onWaiting?: (waiting: ModelWaiting) => void,
+  sink: ChatSink,
 ): Promise<ChatResult> {
-  const upstream = await waitForModel(ctx, turn.model, signal, onWaiting)
+  const upstream = await waitForModel(ctx, turn.model, signal, sink.waiting)
   const started = performance.now()
   const estimate = estimatePromptTokens(turn.messages)
   const request = {
@@ -79,24 +90,16 @@ export async function runChat(
     request as Parameters<OllamaClient['chat']>[0] & { stream: true },
     { signal },
   )
-  let content = ''
-  let chunks = 0
-  let firstTokenAt = 0
-  let final: Record<string, unknown> | undefined
+  const summary = new TurnSummary()
   for await (const chunk of stream) {
-    const text = chunk.message.content
-    if (text) {
-      if (chunks === 0) firstTokenAt = performance.now()
-      chunks++
-      content += text
-      const wait = onToken(text)
+    for (const part of partsOfOllamaChunk(chunk)) {
+      summary.add(part)
+      const wait = sink.part(part)
       if (wait) await wait
     }
-    if (chunk.done) final = chunk
   }
   signal.throwIfAborted()
-  const timing = { started, firstTokenAt, ended: performance.now(), chunks }
-  const metrics = chatMetrics(turn.model, finishFromOllama(final), timing)
+  const metrics = chatMetrics(turn.model, summary.finish, summary.timing(started))
   const numCtx = turn.options?.num_ctx
   const warning = await checkContext(upstream, {
     model: turn.model,
@@ -107,5 +110,5 @@ export async function runChat(
   })
   if (warning) metrics.contextWarning = warning
   ctx.noteContext?.(turn.model, warning)
-  return { content, metrics }
+  return summary.result(metrics)
 }

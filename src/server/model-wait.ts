@@ -2,7 +2,9 @@ import type { IncomingMessage } from 'node:http'
 import type { OllamaClient } from '../ollama/client.js'
 import { ProblemError } from '../problem.js'
 import type { ModelWaiting } from '../protocol.js'
+import type { BodyHead } from './body.js'
 import { type RouteContext, unavailableProblem } from './context.js'
+import { topLevelString } from './json.js'
 
 // A chat for a model that is still pulling, or sent while the engine starts, waits for it
 // instead of reaching Ollama early and coming back with "model not found" (docs/decisions.md,
@@ -162,7 +164,7 @@ export function waitsForModel(ctx: RouteContext, req: IncomingMessage, path: str
 export async function proxiedChatUpstream(
   ctx: RouteContext,
   path: string,
-  body: Buffer,
+  body: BodyHead,
   signal: AbortSignal,
 ): Promise<OllamaClient> {
   const model = modelIn(body)
@@ -174,13 +176,18 @@ export async function proxiedChatUpstream(
   return upstream
 }
 
-function modelIn(body: Buffer): string | undefined {
+/** The body's `model`: parsed when the body is whole, else found in its head (streamed bodies). */
+function modelIn(body: BodyHead): string | undefined {
+  const text = body.head.toString('utf8')
+  let model: unknown
   try {
-    const model = (JSON.parse(body.toString('utf8')) as { model?: unknown } | null)?.model
-    return typeof model === 'string' && model ? model : undefined
+    model = body.complete
+      ? (JSON.parse(text) as { model?: unknown } | null)?.model
+      : topLevelString(text, 'model')
   } catch {
     return undefined
   }
+  return typeof model === 'string' && model ? model : undefined
 }
 
 function unavailable(ctx: RouteContext): ProblemError {

@@ -4,7 +4,14 @@ import { debuglog } from 'node:util'
 import type { Dispatcher } from 'undici'
 import type { OllamaClient } from '../ollama/client.js'
 import { ProblemError } from '../problem.js'
-import { type BodyBounds, bodyTimeout, isHttpProblem, readBody, sendError } from './body.js'
+import {
+  type BodyBounds,
+  type BodyHead,
+  bodyTimeout,
+  isHttpProblem,
+  readHead,
+  sendError,
+} from './body.js'
 
 const debug = debuglog('vite-plugin-ollama')
 
@@ -29,13 +36,15 @@ const DROP_RESPONSE = new Set(HOP_BY_HOP)
 
 /**
  * The streaming reverse proxy behind `${base}/api/*` and `${base}/v1/*`: one keep-alive pool per
- * upstream origin, request bodies read whole (blob uploads streamed), answers passed through as
- * they arrive with backpressure, the upstream request aborted as soon as the client goes away.
+ * upstream origin, request bodies up to `maxBodySize` read whole and longer ones streamed (blob
+ * uploads always), answers passed through as they arrive with backpressure, the upstream request
+ * aborted as soon as the client goes away.
  */
 export interface OllamaProxy {
   /**
    * Forwards `req` to the Ollama behind `upstream` + `path` (path and query as Ollama sees them,
-   * e.g. `/api/tags`), on that client's keep-alive pool. The request body is held to `bounds`.
+   * e.g. `/api/tags`), on that client's keep-alive pool. `bounds` decide how much of the body is
+   * read before anything goes upstream, and how long the client may take or fall silent.
    */
   forward(
     req: IncomingMessage,
@@ -46,13 +55,13 @@ export interface OllamaProxy {
   ): void
   /**
    * Like `forward`, for a request whose body decides when it may go (a chat waits for its
-   * model): the body is read whole, then `whenReady` resolves the client to send it through,
+   * model): the body's head is read, then `whenReady` resolves the client to send it through,
    * and nothing is sent upstream before. `whenReady`'s signal aborts when the client goes away.
    */
   forwardWhenReady(
     req: IncomingMessage,
     res: ServerResponse,
-    whenReady: (body: Buffer, signal: AbortSignal) => Promise<OllamaClient>,
+    whenReady: (body: BodyHead, signal: AbortSignal) => Promise<OllamaClient>,
     path: string,
     bounds: BodyBounds,
   ): void
@@ -62,18 +71,18 @@ export function createOllamaProxy(): OllamaProxy {
   function forwardWhenReady(
     req: IncomingMessage,
     res: ServerResponse,
-    whenReady: (body: Buffer, signal: AbortSignal) => Promise<OllamaClient>,
+    whenReady: (body: BodyHead, signal: AbortSignal) => Promise<OllamaClient>,
     path: string,
     bounds: BodyBounds,
   ): void {
     const gone = new AbortController()
     const onClose = () => gone.abort(new DOMException('The client went away', 'AbortError'))
     res.once('close', onClose)
-    readBody(req, bounds)
+    readHead(req, bounds)
       .then(async (body) => {
         const upstream = await whenReady(body, gone.signal)
         res.off('close', onClose)
-        send(req, res, upstream, path, body)
+        send(req, res, upstream, path, payload(req, body, bounds))
       })
       .catch((err: unknown) => {
         res.off('close', onClose)
@@ -100,20 +109,24 @@ export function createOllamaProxy(): OllamaProxy {
     // Model blobs (`ollama create` from a local GGUF) are gigabytes by design: streamed, with the
     // body deadline applied to silences instead of to the whole upload.
     if (path.startsWith('/api/blobs/')) {
-      dispatch(streamBlob(req, bounds.limits.bodyTimeoutMs))
+      dispatch(streamBody(req, bounds.limits.bodyTimeoutMs))
       return
     }
-    // Every other body is read whole first, bounded in size and time, so a client that trickles
-    // its body never holds one of the pool's connections to Ollama (limits.upstreamConnections),
-    // and undici sends headers and body in one write.
-    readBody(req, bounds).then(dispatch, (err: unknown) => {
-      if (isHttpProblem(err) && err.status !== 400) {
-        if (!req.complete) req.resume()
-        sendError(res, err)
-      }
-      // The client went away mid-body: nothing to send on, nobody to answer.
-      else res.destroy()
-    })
+    // Every other body's head is read first, bounded in time, so a client that trickles a usual
+    // body never holds one of the pool's connections to Ollama (limits.upstreamConnections), and
+    // undici sends headers and body in one write; a body past `maxBodySize` (a chat with photos)
+    // streams on from there (docs/decisions.md, "The proxy streams what it cannot hold").
+    readHead(req, bounds).then(
+      (body) => dispatch(payload(req, body, bounds)),
+      (err: unknown) => {
+        if (isHttpProblem(err) && err.status !== 400) {
+          if (!req.complete) req.resume()
+          sendError(res, err)
+        }
+        // The client went away mid-body: nothing to send on, nobody to answer.
+        else res.destroy()
+      },
+    )
 
     function dispatch(payload: Dispatcher.DispatchOptions['body']): void {
       send(req, res, upstream, path, payload)
@@ -121,6 +134,15 @@ export function createOllamaProxy(): OllamaProxy {
   }
 
   return { forward, forwardWhenReady }
+}
+
+/** The whole body when it was read whole, else its head followed by the rest as it arrives. */
+function payload(
+  req: IncomingMessage,
+  body: BodyHead,
+  bounds: BodyBounds,
+): Dispatcher.DispatchOptions['body'] {
+  return body.complete ? body.head : streamBody(req, bounds.limits.bodyTimeoutMs, body.head)
 }
 
 /** Sends the request on `upstream`'s pool and streams the answer back. */
@@ -179,12 +201,13 @@ function hasBody(req: IncomingMessage): boolean {
 }
 
 /**
- * A blob upload passed through as it arrives, with backpressure. A client silent for `stallMs`
- * (while Ollama is ready for more) fails the body with a 408, which aborts the upstream request;
- * the silence Ollama causes by not reading does not count.
+ * A body passed through as it arrives (after `head`, the part already read), with backpressure. A
+ * client silent for `stallMs` (while Ollama is ready for more) fails the body with a 408, which
+ * aborts the upstream request; the silence Ollama causes by not reading does not count.
  */
-function streamBlob(req: IncomingMessage, stallMs: number): PassThrough {
+function streamBody(req: IncomingMessage, stallMs: number, head?: Buffer): PassThrough {
   const body = new PassThrough()
+  if (head) body.write(head)
   let timer = setTimeout(onStall, stallMs)
   function onStall(): void {
     if (body.writableNeedDrain) {

@@ -14,9 +14,8 @@ import { cancelPullRoute, createPullRoute } from './pull-route.js'
 
 /**
  * The plugin's HTTP routes under `ctx.base`, as one named middleware: `GET /status`, the
- * transparent proxy `/api/*` and `/v1/*`, `POST /chat`, `POST /pull`, `DELETE /pull?model=`,
- * `POST /engine/restart`. Anything else under the base
- * is a JSON 404; requests outside it go to `next()`. Mounted as a pre-middleware, so it sees the
+ * transparent proxy `/api/*` and `/v1/*`, `POST /chat`, `GET /chat/:id/stream`, `POST /pull`,
+ * `DELETE /pull?model=`, `POST /engine/restart`. Anything else under the base is a JSON 404; requests outside it go to `next()`. Mounted as a pre-middleware, so it sees the
  * URL with Vite's `base` still on and runs after Vite's host check and CORS (Vite >= 7; see
  * docs/decisions.md, "Where our middleware sits").
  */
@@ -70,6 +69,9 @@ export function ollamaRoutes(ctx: RouteContext): Connect.NextHandleFunction {
   }
 }
 
+/** `GET /chat/:id/stream`, the AI SDK's resume request. */
+const RESUME_PATH = /^\/chat\/[^/]+\/stream$/
+
 /** The plugin's own routes that keep state across requests, made once per server. */
 interface OwnRoutes {
   pull: ReturnType<typeof createPullRoute>
@@ -83,6 +85,14 @@ async function handleOwnRoute(
   path: string,
   query: string,
 ): Promise<void> {
+  if (RESUME_PATH.test(path)) {
+    // The AI SDK's resume (`useChat({ resume: true })` GETs it on mount): nothing to resume, as
+    // the SDK reads a 204 (docs/decisions.md, "The AI SDK's UI message stream").
+    allowMethods(req, ['GET'])
+    res.statusCode = 204
+    res.end()
+    return
+  }
   switch (path) {
     case '/status':
       allowMethods(req, ['GET', 'HEAD'])
@@ -110,7 +120,7 @@ async function handleOwnRoute(
       throw new ProblemError({
         status: 404,
         message: `No route ${req.method ?? 'GET'} ${ctx.base}${path}`,
-        hint: `vite-plugin-ollama serves ${ctx.base}/status, /api/*, /v1/*, POST /chat, POST and DELETE /pull, POST /engine/restart and WS /ws.`,
+        hint: `vite-plugin-ollama serves ${ctx.base}/status, /api/*, /v1/*, POST /chat, GET /chat/:id/stream, POST and DELETE /pull, POST /engine/restart and WS /ws.`,
       })
   }
 }

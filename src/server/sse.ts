@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { SSE_HEADERS } from '../chat/framing.js'
 import { disableNagle } from './proxy.js'
 
 // Server-Sent Events framing only: headers, batched writes, heartbeat, backpressure, and the abort
@@ -19,8 +20,10 @@ export interface SseWriter<Events extends object = Record<string, unknown>> {
    * `Events` (e.g. `ChatSseEvents` from protocol.ts) names the events a route may send.
    */
   send(event: keyof Events & string, json: string): void
-  /** Ends the response after what is queued. */
-  end(): void
+  /** Queues text already framed as events (a chat framing's output, chat/framing.ts). */
+  write(text: string): void
+  /** Ends the response after what is queued and `last`. */
+  end(last?: string): void
   /** Aborted when the client goes away before the end. */
   readonly signal: AbortSignal
   /** A promise when the client reads slower than we write (wait on it), else undefined. */
@@ -30,7 +33,7 @@ export interface SseWriter<Events extends object = Record<string, unknown>> {
 export function openSse<Events extends object = Record<string, unknown>>(
   req: IncomingMessage,
   res: ServerResponse,
-  heartbeatMs = HEARTBEAT_MS,
+  { heartbeatMs = HEARTBEAT_MS, headers = SSE_HEADERS } = {},
 ): SseWriter<Events> {
   const abort = new AbortController()
   let pending = ''
@@ -38,11 +41,7 @@ export function openSse<Events extends object = Record<string, unknown>>(
   let ended = false
 
   res.statusCode = 200
-  res.setHeader('Content-Type', 'text/event-stream; charset=utf-8')
-  // `no-transform` stops compression middleware from holding events back, `X-Accel-Buffering` does
-  // the same for nginx (docs/decisions.md, "Buffering proxies hold event streams back").
-  res.setHeader('Cache-Control', 'no-cache, no-transform')
-  res.setHeader('X-Accel-Buffering', 'no')
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value)
   disableNagle(req)
   // An early comment flushes the headers through any proxy, so the browser's EventSource or fetch
   // resolves at once even when the model takes minutes to load.
@@ -67,21 +66,26 @@ export function openSse<Events extends object = Record<string, unknown>>(
     res.write(text)
   }
 
+  function write(text: string): void {
+    if (ended || text === '') return
+    pending += text
+    if (!scheduled) {
+      scheduled = true
+      process.nextTick(flush)
+    }
+  }
+
   return {
     signal: abort.signal,
     send(event, json) {
-      if (ended) return
-      pending += `event: ${event}\ndata: ${json}\n\n`
-      if (!scheduled) {
-        scheduled = true
-        process.nextTick(flush)
-      }
+      write(`event: ${event}\ndata: ${json}\n\n`)
     },
-    end() {
+    write,
+    end(last = '') {
       if (ended) return
       ended = true
       clearInterval(heartbeat)
-      const text = pending
+      const text = pending + last
       pending = ''
       res.end(text)
     },

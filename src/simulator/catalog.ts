@@ -31,6 +31,18 @@ export interface CatalogModel {
   size: number
   /** SHA-256 of the manifest, bare hex: the `digest` of `/api/tags`. */
   digest: string
+  /** What `/api/create` baked in over the base model (absent for catalog models). */
+  modelfile?: Modelfile
+}
+
+/** The settings a created model carries in its own layers (`/api/create`'s fields). */
+export interface Modelfile {
+  system?: string
+  template?: string
+  /** Default options for every request, e.g. `{ num_ctx: 8192 }`; a request's own win. */
+  parameters?: Record<string, unknown>
+  messages?: unknown[]
+  license?: string[]
 }
 
 /** Extra pullable models, by name (see `SimulatorOptions.catalog`). */
@@ -275,7 +287,7 @@ export function defaultSpec(overrides: Partial<ModelSpec> = {}): ModelSpec {
   }
 }
 
-function manifestDigest(layers: Layer[]): string {
+export function manifestDigest(layers: Layer[]): string {
   const config = layers[layers.length - 1]
   const manifest = {
     schemaVersion: 2,

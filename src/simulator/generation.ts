@@ -4,29 +4,27 @@
 import type { ServerResponse } from 'node:http'
 import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { SimContext, StreamHandle } from './context.js'
-import { simulatedThinking, simulatedTokens, tokenize } from './tokens.js'
+import { type SimToolCall, toolCallTokens } from './tools.js'
 
+/** What one generation emits: thinking tokens, answer tokens, then tool calls (answer.ts). */
 export interface TokenPlan {
   thinking: string[]
   content: string[]
+  toolCalls: SimToolCall[]
   doneReason: 'stop' | 'length'
 }
 
-/**
- * The tokens a request will get: `tokenize(simulatedReply(model, prompt))`, or exactly `limit`
- * tokens with `done_reason: "length"` when `limit` (num_predict / max_tokens) is positive.
- * Thinking text comes first when `think` is on; it does not count against `limit`.
- */
-export function planTokens(
-  model: string,
-  prompt: string,
-  limit: unknown,
-  think: boolean,
-): TokenPlan {
-  const max = typeof limit === 'number' && limit > 0 ? limit : undefined
-  const { tokens, doneReason } = simulatedTokens(model, prompt, max)
-  const thinking = think ? tokenize(simulatedThinking(model, prompt)) : []
-  return { thinking, content: tokens, doneReason }
+/** The first `tokens` tokens of `plan` (the errorAfterTokens fault): no tool calls. */
+export function truncatePlan(plan: TokenPlan, tokens: number): TokenPlan {
+  const thinking = plan.thinking.slice(0, tokens)
+  const content = plan.content.slice(0, Math.max(0, tokens - thinking.length))
+  return { thinking, content, toolCalls: [], doneReason: plan.doneReason }
+}
+
+/** `eval_count`: thinking, answer and tool-call tokens alike (docs/simulator.md, "Thinking"). */
+export function evalCount(plan: TokenPlan): number {
+  const calls = plan.toolCalls.reduce((sum, call) => sum + toolCallTokens(call), 0)
+  return plan.thinking.length + plan.content.length + calls
 }
 
 export type Outcome = 'done' | 'cancelled' | 'fault'

@@ -9,9 +9,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { debuglog } from 'node:util'
 import { normalizeModelName } from '../models/name.js'
+import { handleMessages, sendAnthropicError } from './anthropic.js'
+import { BlobStore, handleHeadBlob, handlePostBlob } from './blobs.js'
 import type { CatalogExtension } from './catalog.js'
 import { handleGeneration } from './chat.js'
 import type { LiveConfig, SimContext } from './context.js'
+import { handleCreate } from './create.js'
 import {
   dmrInferencePath,
   dmrModelName,
@@ -36,7 +39,9 @@ import {
 import { handleCopy, handleDelete, handlePs, handleShow, handleTags } from './models.js'
 import { handleOpenAi, isOpenAiPath, sendOpenAiError } from './openai.js'
 import { BlobDownloads, handlePull } from './pull.js'
+import { handlePush } from './push.js'
 import { ModelRegistry } from './registry.js'
+import { handleResponses } from './responses.js'
 import { openModelStore } from './store.js'
 
 const debug = debuglog('vite-plugin-ollama')
@@ -213,7 +218,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const origins = allowedOrigins(opts.origins)
   const loopback = isLoopbackHost(host)
 
-  const table = dmr ? dmrRoutes(downloads) : routes(downloads)
+  const table = dmr ? dmrRoutes(downloads) : routes(downloads, new BlobStore(ctx))
   const server = createServer(function ollamaSimulator(req, res) {
     route(ctx, table, { origins, loopback }, req, res)
   })
@@ -273,7 +278,7 @@ export interface RouteTable {
   [path: string]: Partial<Record<'GET' | 'HEAD' | 'POST' | 'DELETE', Handler>>
 }
 
-function routes(downloads: BlobDownloads): RouteTable {
+function routes(downloads: BlobDownloads, blobs: BlobStore): RouteTable {
   return {
     '/': {
       GET: (_c, _q, res) => sendText(res, 200, 'Ollama is running'),
@@ -292,6 +297,16 @@ function routes(downloads: BlobDownloads): RouteTable {
     '/api/pull': {
       POST: async (ctx, req, res, body) => handlePull(ctx, downloads, req, res, await body()),
     },
+    '/api/push': {
+      POST: async (ctx, req, res, body) => handlePush(ctx, req, res, await body()),
+    },
+    '/api/create': {
+      POST: async (ctx, req, res, body) => handleCreate(ctx, blobs, req, res, await body()),
+    },
+    '/api/blobs/:digest': {
+      HEAD: (_c, req, res) => handleHeadBlob(blobs, res, pathOf(req)),
+      POST: async (_c, req, res) => handlePostBlob(blobs, req, res, pathOf(req)),
+    },
     '/api/delete': { DELETE: async (ctx, _q, res, body) => handleDelete(ctx, res, await body()) },
     '/api/copy': { POST: async (ctx, _q, res, body) => handleCopy(ctx, res, await body()) },
     '/api/chat': {
@@ -301,6 +316,8 @@ function routes(downloads: BlobDownloads): RouteTable {
       POST: async (ctx, req, res, body) =>
         handleGeneration(ctx, req, res, 'generate', await body()),
     },
+    '/v1/responses': { POST: (ctx, req, res) => handleResponses(ctx, req, res) },
+    '/v1/messages': { POST: (ctx, req, res) => handleMessages(ctx, req, res) },
     '/api/embed': { POST: async (ctx, _q, res, body) => handleEmbed(ctx, res, await body()) },
     '/api/embeddings': {
       POST: async (ctx, req, res, body) => handleEmbeddings(ctx, req, res, await body()),
@@ -313,6 +330,8 @@ const STRUCTS: Record<string, string> = {
   '/api/pull': 'PullRequest',
   '/api/delete': 'DeleteRequest',
   '/api/copy': 'CopyRequest',
+  '/api/push': 'PushRequest',
+  '/api/create': 'CreateRequest',
   '/api/chat': 'ChatRequest',
   '/api/generate': 'GenerateRequest',
   '/api/embed': 'EmbedRequest',
@@ -348,7 +367,9 @@ async function route(
       return
     }
     if (ctx.options.apiKey !== undefined && path !== '/' && !hasKey(req, ctx.options.apiKey)) {
-      if (isOpenAiPath(path)) sendOpenAiError(res, 401, 'Incorrect API key provided')
+      if (isOpenAiPath(path) || path === '/v1/responses') {
+        sendOpenAiError(res, 401, 'Incorrect API key provided')
+      } else if (path === '/v1/messages') sendAnthropicError(res, 401, 'invalid x-api-key')
       else sendError(res, 401, 'unauthorized')
       return
     }
@@ -356,7 +377,7 @@ async function route(
       await handleOpenAi(ctx, req, res, method, path)
       return
     }
-    const entry = table[path] ?? (dmr ? dmrModelRoute(path) : undefined)
+    const entry = table[tablePath(path)] ?? (dmr ? dmrModelRoute(path) : undefined)
     // DMR is Go's net/http ServeMux, not gin: plain 404s and 405s, no trailing-slash redirect.
     if (!entry && dmr) return sendText(res, 404, '404 page not found\n')
     if (!entry) return notFound(req, res, path, table)
@@ -369,6 +390,15 @@ async function route(
     if (dmr) answerDmrError(res, error)
     else answerError(res, path, error)
   }
+}
+
+function pathOf(req: IncomingMessage): string {
+  return (req.url ?? '/').split('?')[0] ?? '/'
+}
+
+/** The table's key for a path: `/api/blobs/<anything>` is gin's `/api/blobs/:digest`. */
+function tablePath(path: string): string {
+  return /^\/api\/blobs\/[^/]+$/.test(path) ? '/api/blobs/:digest' : path
 }
 
 function hasKey(req: IncomingMessage, key: string): boolean {

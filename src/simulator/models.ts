@@ -89,9 +89,17 @@ const LICENSE = 'Simulated license text. The Ollama simulator ships no model wei
 function showResponse(model: InstalledModel, verbose: boolean): JsonObject {
   const spec = model.spec
   const embedding = spec.capabilities.includes('embedding')
+  const created = model.modelfile ?? {}
+  const template = created.template ?? LLAMA_TEMPLATE
   const parameters = embedding
     ? [['num_ctx', spec.contextLength]]
     : STOPS.map((stop) => ['stop', stop] as [string, string | number])
+  // A created model's parameters (/api/create) join the base's, one line per value.
+  for (const [key, value] of Object.entries(created.parameters ?? {})) {
+    for (const one of Array.isArray(value) ? value : [value]) {
+      parameters.push([key, one as string | number])
+    }
+  }
   // `ollama show --parameters`: the key padded to 30, then Go's %#v of the value.
   const parameterText = parameters
     .map(([key, value]) => `${String(key).padEnd(30)} ${JSON.stringify(value)}`)
@@ -103,7 +111,8 @@ function showResponse(model: InstalledModel, verbose: boolean): JsonObject {
     `# FROM ${model.name}`,
     '',
     `FROM /root/.ollama/models/blobs/${modelLayer}`,
-    embedding ? '' : `TEMPLATE """${LLAMA_TEMPLATE}"""`,
+    embedding ? '' : `TEMPLATE """${template}"""`,
+    ...(created.system ? [`SYSTEM """${created.system}"""`] : []),
     ...parameters.map(([key, value]) => `PARAMETER ${key} ${value}`),
     `LICENSE """${LICENSE}"""`,
     '',
@@ -114,7 +123,8 @@ function showResponse(model: InstalledModel, verbose: boolean): JsonObject {
     modelfile,
     parameters: parameterText,
   }
-  if (!embedding) out.template = LLAMA_TEMPLATE
+  if (!embedding) out.template = template
+  if (created.system) out.system = created.system
   out.details = details(spec, false)
   out.model_info = {
     'general.architecture': arch,

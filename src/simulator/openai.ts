@@ -5,10 +5,11 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { displayName, parseModelName } from '../models/name.js'
+import { planAnswer } from './answer.js'
 import type { SimContext } from './context.js'
 import { beginStream } from './context.js'
 import { embedInputs, findEmbedModel } from './embed.js'
-import { planTokens, runTokens, Timing, type TokenPlan, waitFirstByte } from './generation.js'
+import { evalCount, runTokens, Timing, truncatePlan, waitFirstByte } from './generation.js'
 import {
   goStringify,
   HttpError,
@@ -18,8 +19,13 @@ import {
   sendJson,
   sendText,
 } from './http.js'
+import { tokenLogprob } from './logprobs.js'
+import { type OpenAiChat, readOpenAiChat, stopOf } from './openai-chat.js'
 import type { InstalledModel } from './registry.js'
+import { thinkingLevel } from './thinking.js'
 import { countTokens } from './tokens.js'
+import { openAiToolCall } from './tools.js'
+import { checkCapabilities, checkTopLogprobs } from './validate.js'
 
 const POST_PATHS = new Set(['/v1/chat/completions', '/v1/completions', '/v1/embeddings'])
 
@@ -85,29 +91,26 @@ function retrieveModel(ctx: SimContext, res: ServerResponse, id: string): void {
   sendJson(res, 200, modelObject(model))
 }
 
-interface ChatMessage {
-  role?: string
-  content?: unknown
+const EMPTY_CHAT: OpenAiChat = {
+  turns: [],
+  prompt: '',
+  promptTokens: 0,
+  tools: [],
+  format: undefined,
+  think: undefined,
+  stop: [],
+  logprobs: undefined,
 }
 
-/** Text of a message's content: a string, or the `text` parts of an array. */
-function contentText(content: unknown): string {
-  if (typeof content === 'string') return content
-  if (!Array.isArray(content)) return ''
-  let text = ''
-  for (const part of content as JsonObject[]) {
-    if (part?.type === 'text' && typeof part.text === 'string') text += part.text
-    if (part?.type === 'image_url') {
-      const url = (part.image_url as JsonObject | undefined)?.url ?? part.image_url
-      if (typeof url === 'string' && /^https?:/i.test(url)) {
-        throw new HttpError(
-          400,
-          'image URLs are not currently supported, please use base64 encoded data instead',
-        )
-      }
-    }
+/** `/v1/completions`: a string prompt only. */
+function textPrompt(body: JsonObject): Pick<OpenAiChat, 'turns' | 'prompt' | 'promptTokens'> {
+  if (typeof body.prompt !== 'string') throw new HttpError(400, 'invalid prompt type')
+  const prompt = body.prompt
+  return {
+    prompt,
+    promptTokens: countTokens(prompt) + 10,
+    turns: [{ role: 'user', content: prompt }],
   }
-  return text
 }
 
 function findModel(ctx: SimContext, raw: string): InstalledModel {
@@ -127,31 +130,28 @@ async function completion(
   body: JsonObject,
 ): Promise<void> {
   const raw = typeof body.model === 'string' ? body.model : ''
-  let prompt = ''
-  let promptTokens = 1
-  if (kind === 'chat') {
-    if (!Array.isArray(body.messages) || body.messages.length === 0) {
-      throw new HttpError(400, `${JSON.stringify(body.messages ?? [])} is too short - 'messages'`)
-    }
-    for (const message of body.messages as ChatMessage[]) {
-      const text = contentText(message?.content)
-      if (message?.role === 'user') prompt = text
-      promptTokens += countTokens(text) + 4
-    }
-  } else {
-    if (typeof body.prompt !== 'string') throw new HttpError(400, 'invalid prompt type')
-    prompt = body.prompt
-    promptTokens = countTokens(prompt) + 10
-  }
+  const chat: OpenAiChat =
+    kind === 'chat'
+      ? readOpenAiChat(body)
+      : { ...EMPTY_CHAT, ...textPrompt(body), stop: stopOf(body.stop), think: false }
+  checkTopLogprobs(body)
   const model = findModel(ctx, raw)
-  if (!model.spec.capabilities.includes('completion')) {
-    throw new HttpError(400, `"${raw}" does not support ${kind === 'chat' ? 'chat' : 'generate'}`)
-  }
-  const think =
-    kind === 'chat' &&
-    model.spec.capabilities.includes('thinking') &&
-    body.reasoning_effort !== 'none'
-  const plan = planTokens(raw, prompt, body.max_tokens ?? body.max_completion_tokens, think)
+  checkCapabilities(model, raw, kind === 'chat' ? 'chat' : 'generate', {
+    tools: chat.tools.length,
+    think: chat.think,
+  })
+  const plan = planAnswer({
+    model,
+    name: raw,
+    turns: chat.turns,
+    prompt: chat.prompt,
+    tools: chat.tools,
+    format: chat.format,
+    thinking: kind === 'chat' ? thinkingLevel(model, chat.think) : false,
+    limit: body.max_tokens ?? body.max_completion_tokens,
+    stop: chat.stop,
+  })
+  let promptTokens = chat.promptTokens
   const streaming = body.stream === true
   const includeUsage = (body.stream_options as JsonObject | undefined)?.include_usage === true
   const stream = beginStream(ctx, req, res, req.url ?? '', raw)
@@ -165,14 +165,20 @@ async function completion(
   const sse = new SseWriter(res, id, created, raw, kind)
   let content = ''
   let reasoning = ''
+  const logprobs: JsonObject[] = []
   const errorAfter = ctx.config.errorAfterTokens
   const total = plan.thinking.length + plan.content.length
   const failing = errorAfter !== undefined && errorAfter < total
-  const run = failing ? truncated(plan, errorAfter) : plan
+  const run = failing ? truncatePlan(plan, errorAfter) : plan
   const outcome = await runTokens(ctx, stream, res, run, (token, tokenKind) => {
     if (tokenKind === 'content') content += token
     else reasoning += token
-    return streaming ? sse.delta(token, tokenKind) : true
+    const logprob = chat.logprobs ? tokenLogprob(token, chat.logprobs.top) : undefined
+    if (!streaming) {
+      if (logprob) logprobs.push(logprob)
+      return true
+    }
+    return sse.delta(token, tokenKind, logprob)
   })
   if (outcome !== 'done') return
   if (failing) {
@@ -185,7 +191,7 @@ async function completion(
     return
   }
   timing.markEnd()
-  const completionTokens = plan.thinking.length + plan.content.length
+  const completionTokens = evalCount(plan)
   // As the native chat: a prompt past num_ctx is cut, and counts as what was kept.
   promptTokens = Math.min(promptTokens, ctx.registry.numCtx(model))
   const usage = {
@@ -194,7 +200,13 @@ async function completion(
     total_tokens: promptTokens + completionTokens,
   }
   stream.complete()
-  if (streaming) return sse.finish(plan.doneReason, includeUsage ? usage : undefined)
+  // `stop` becomes `tool_calls` when the model called tools (openai/openai.go:369-396).
+  const finishReason =
+    plan.toolCalls.length && plan.doneReason === 'stop' ? 'tool_calls' : plan.doneReason
+  if (streaming) {
+    for (const call of plan.toolCalls) sse.toolCall(openAiToolCall(call))
+    return sse.finish(finishReason, includeUsage ? usage : undefined)
+  }
   const base = {
     id,
     object: kind === 'chat' ? 'chat.completion' : 'text_completion',
@@ -205,11 +217,10 @@ async function completion(
   if (kind === 'chat') {
     const message: JsonObject = { role: 'assistant', content }
     if (reasoning) message.reasoning = reasoning
-    sendJson(res, 200, {
-      ...base,
-      choices: [{ index: 0, message, finish_reason: plan.doneReason }],
-      usage,
-    })
+    if (plan.toolCalls.length) message.tool_calls = plan.toolCalls.map(openAiToolCall)
+    const choice: JsonObject = { index: 0, message, finish_reason: finishReason }
+    if (chat.logprobs) choice.logprobs = { content: logprobs }
+    sendJson(res, 200, { ...base, choices: [choice], usage })
   } else {
     sendJson(res, 200, {
       ...base,
@@ -259,15 +270,28 @@ class SseWriter {
     }
   }
 
-  delta(token: string, kind: 'thinking' | 'content'): boolean {
+  private role(): JsonObject {
+    const delta: JsonObject = this.first ? { role: 'assistant' } : {}
+    this.first = false
+    return delta
+  }
+
+  delta(token: string, kind: 'thinking' | 'content', logprob?: JsonObject): boolean {
     if (this.kind === 'text') {
       if (kind === 'thinking') return true
       return this.frame(this.chunk([{ text: token, index: 0, finish_reason: null }]))
     }
-    const delta: JsonObject = this.first ? { role: 'assistant' } : {}
-    this.first = false
+    const delta = this.role()
     delta[kind === 'content' ? 'content' : 'reasoning'] = token
-    return this.frame(this.chunk([{ index: 0, delta, finish_reason: null }]))
+    const choice: JsonObject = { index: 0, delta, finish_reason: null }
+    if (logprob) choice.logprobs = { content: [logprob] }
+    return this.frame(this.chunk([choice]))
+  }
+
+  /** Each call arrives complete in one delta, its arguments not split (openai.go:369-396). */
+  toolCall(call: JsonObject): void {
+    const delta = { ...this.role(), tool_calls: [call] }
+    this.frame(this.chunk([{ index: 0, delta, finish_reason: null }]))
   }
 
   /** The stream as a mid-stream error leaves it: an empty content delta, then the end. */
@@ -319,12 +343,6 @@ function embeddings(ctx: SimContext, res: ServerResponse, body: JsonObject): voi
 }
 
 const MID_STREAM_ERROR = 'an error was encountered while running the model'
-
-function truncated(plan: TokenPlan, tokens: number): TokenPlan {
-  const thinking = plan.thinking.slice(0, tokens)
-  const content = plan.content.slice(0, Math.max(0, tokens - thinking.length))
-  return { thinking, content, doneReason: plan.doneReason }
-}
 
 function float32Base64(vector: number[]): string {
   const bytes = Buffer.alloc(vector.length * 4)

@@ -83,6 +83,28 @@ export class ModelRegistry {
     return model
   }
 
+  /** Installs a model built here (`/api/create`); the registry's catalog does not learn it. */
+  add(model: CatalogModel): InstalledModel {
+    const installed: InstalledModel = { ...model, modifiedNs: nowNs() }
+    this.installed.set(modelKey(model.name), installed)
+    for (const layer of model.layers) this.blobs.set(layer.digest, layer.size)
+    return installed
+  }
+
+  /** Makes an installed model pullable under its name, as a push to the registry does. */
+  publish(model: InstalledModel): void {
+    const { modifiedNs: _, ...manifest } = model
+    this.catalog.set(modelKey(model.name), manifest)
+  }
+
+  /** Whether the registry holds this blob under any model (a push then skips its upload). */
+  publishedBlob(digest: string): boolean {
+    for (const model of this.catalog.values()) {
+      if (model.layers.some((l) => l.digest === digest)) return true
+    }
+    return false
+  }
+
   /** Looks a model up as a request names it (any spelling, case-insensitive). */
   find(raw: string): InstalledModel | undefined {
     const display = this.normalize(raw)

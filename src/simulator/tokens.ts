@@ -56,14 +56,23 @@ export function simulatedTokens(
   if (limit === undefined || !Number.isFinite(limit) || limit <= 0) {
     return { tokens, doneReason: 'stop' }
   }
+  return { tokens: fillTokens(`${model}\n${prompt}`, tokens, limit), doneReason: 'length' }
+}
+
+/**
+ * Exactly `limit` tokens: `tokens` cut short, or continued with deterministic filler sentences
+ * (seeded by `seed`) until long enough.
+ */
+export function fillTokens(seed: string, tokens: string[], limit: number): string[] {
+  const out = [...tokens]
   const wanted = Math.floor(limit)
-  let sentence = hash32(`${model}\n${prompt}\nmore`)
-  while (tokens.length < wanted) {
-    for (const token of tokenize(` ${fillerSentence(sentence)}`)) tokens.push(token)
+  let sentence = hash32(`${seed}\nmore`)
+  while (out.length < wanted) {
+    for (const token of tokenize(` ${fillerSentence(sentence)}`)) out.push(token)
     sentence = (sentence + 1) >>> 0
   }
-  tokens.length = wanted
-  return { tokens, doneReason: 'length' }
+  out.length = wanted
+  return out
 }
 
 // A word with the whitespace before it, a run of up to three digits, or one punctuation mark:

@@ -1,22 +1,43 @@
 // Request checks that Ollama applies before it schedules a model, with its exact messages
 // (docs/decisions.md, "Ollama's HTTP edge" and "Ollama's error texts are exact"): think values,
-// keep_alive, options types, images.
+// keep_alive, options types, images. `think` is in thinking.ts.
 
+import { fullName, parseModelName } from '../models/name.js'
 import { DurationError, parseKeepAlive } from './clock.js'
 import { HttpError, type JsonObject } from './http.js'
+import type { InstalledModel } from './registry.js'
+import type { Think } from './thinking.js'
 
-export type Think = boolean | 'low' | 'medium' | 'high' | 'max' | undefined
+/** What a request asks of a model's capabilities. */
+export interface CapabilityNeeds {
+  tools: number
+  think: Think
+  suffix?: string
+}
 
-/** `think` accepts true, false, "low", "medium", "high" or "max" (api.ThinkValue). */
-export function parseThink(value: unknown): Think {
-  if (value === undefined || value === null) return undefined
-  if (typeof value === 'boolean') return value
-  if (value === 'low' || value === 'medium' || value === 'high' || value === 'max') return value
-  const shown = typeof value === 'string' ? JSON.stringify(value) : String(value)
-  throw new HttpError(
-    400,
-    `invalid think value: ${shown} (must be "high", "medium", "low", "max", true, or false)`,
-  )
+/**
+ * The capability 400s (routes.go:211-213, 2610-2631): tools and insert name the full model name,
+ * completion and thinking the name as sent (Go `%q`).
+ */
+export function checkCapabilities(
+  model: InstalledModel,
+  raw: string,
+  kind: 'chat' | 'generate',
+  needs: CapabilityNeeds,
+): void {
+  const caps = model.spec.capabilities
+  if (!caps.includes('completion')) throw new HttpError(400, `"${raw}" does not support ${kind}`)
+  const name = parseModelName(model.name)
+  const qualified = name ? fullName(name) : model.name
+  if (needs.tools > 0 && !caps.includes('tools')) {
+    throw new HttpError(400, `${qualified} does not support tools`)
+  }
+  if (needs.suffix && !caps.includes('insert')) {
+    throw new HttpError(400, `${qualified} does not support insert`)
+  }
+  if (needs.think !== undefined && needs.think !== false && !caps.includes('thinking')) {
+    throw new HttpError(400, `"${raw}" does not support thinking`)
+  }
 }
 
 /** keep_alive in ns; a Go duration error becomes a 400 with Go's text. */
@@ -39,6 +60,16 @@ const INT_OPTIONS = new Set([
   'num_gpu',
   'num_thread',
   'repeat_last_n',
+])
+const BOOL_OPTIONS = new Set([
+  'numa',
+  'low_vram',
+  'f16_kv',
+  'logits_all',
+  'vocab_only',
+  'use_mmap',
+  'use_mlock',
+  'penalize_newline',
 ])
 const FLOAT_OPTIONS = new Set([
   'temperature',
@@ -69,19 +100,34 @@ export function optionsOf(body: JsonObject): JsonObject {
     if (FLOAT_OPTIONS.has(key) && typeof value !== 'number') {
       throw new HttpError(400, `option "${key}" must be of type float32`)
     }
+    if (BOOL_OPTIONS.has(key) && typeof value !== 'boolean') {
+      throw new HttpError(400, `option "${key}" must be of type boolean`)
+    }
+    // `stop` is a []string: a bare string is refused, not wrapped (api.Options.FromMap).
+    if (key === 'stop') {
+      if (!Array.isArray(value)) throw new HttpError(400, `option "stop" must be of type array`)
+      if (!value.every((item) => typeof item === 'string')) {
+        throw new HttpError(400, `option "stop" must be of an array of strings`)
+      }
+    }
   }
   return map
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
 
+/** Standard base64 as Go's decoder reads it: line breaks are skipped. */
+export function isStdBase64(text: string): boolean {
+  const bare = text.replace(/[\r\n]/g, '')
+  return bare.length % 4 === 0 && BASE64.test(bare)
+}
+
 /** `images` must be base64 (Go's `illegal base64 data at input byte N`). */
 export function checkImages(images: unknown): void {
   if (!Array.isArray(images)) return
   for (const image of images) {
-    if (typeof image !== 'string') continue
-    if (BASE64.test(image) && image.length % 4 === 0) continue
-    const bad = image.search(/[^A-Za-z0-9+/=]/)
+    if (typeof image !== 'string' || isStdBase64(image)) continue
+    const bad = image.search(/[^A-Za-z0-9+/=\r\n]/)
     const at = bad >= 0 ? bad : image.length - (image.length % 4)
     throw new HttpError(400, `illegal base64 data at input byte ${at}`)
   }

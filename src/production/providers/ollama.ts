@@ -1,4 +1,4 @@
-import { finishFromOllama } from '../../chat/metrics.js'
+import { partsOfOllamaChunk } from '../../chat/ollama-parts.js'
 import type { ChatPart } from '../../chat/parts.js'
 import { lineBatches } from '../lines.js'
 import { cappedTokens, type ProviderKind, UpstreamError } from './types.js'
@@ -33,30 +33,7 @@ export const ollamaKind: ProviderKind = {
         if (!line.trim()) continue
         const chunk = parseLine(line)
         if (typeof chunk.error === 'string') throw new UpstreamError(chunk.error, 200)
-        const message = chunk.message as
-          | { content?: unknown; thinking?: unknown; tool_calls?: unknown }
-          | undefined
-        if (typeof message?.thinking === 'string' && message.thinking)
-          parts.push({ type: 'reasoning', text: message.thinking })
-        if (typeof message?.content === 'string' && message.content)
-          parts.push({ type: 'text', text: message.content })
-        if (Array.isArray(message?.tool_calls)) {
-          for (const call of message.tool_calls as {
-            id?: string
-            function?: { name?: string; arguments?: Record<string, unknown> }
-          }[]) {
-            parts.push({
-              type: 'tool-call',
-              call: {
-                ...(call.id ? { id: call.id } : {}),
-                name: call.function?.name ?? '',
-                arguments: call.function?.arguments ?? {},
-              },
-            })
-          }
-        }
-        if (chunk.done === true)
-          parts.push({ type: 'finish', finish: finishFromOllama(chunk) ?? {} })
+        parts.push(...partsOfOllamaChunk(chunk))
       }
       if (parts.length) yield parts
     }

@@ -1,8 +1,14 @@
 import { z } from 'zod'
-import { checkMessages } from '../../chat/payload.js'
+import {
+  type Check,
+  checkFormat,
+  checkMessages,
+  checkThink,
+  checkTools,
+} from '../../chat/payload.js'
 import { fixedLimits } from '../../limits.js'
 import { modelNameSchema } from '../../options.js'
-import type { ChatMessage, ClientFrame, ServerFrame } from '../../protocol.js'
+import type { ChatMessage, ChatTool, ClientFrame, ServerFrame } from '../../protocol.js'
 import { jsonDepthExceeds } from '../json.js'
 
 // The chat WebSocket's frames: what a client may send, checked here with zod, and what the server
@@ -14,14 +20,16 @@ const name = z
   .max(fixedLimits.idLength, `at most ${fixedLimits.idLength} characters`)
 const chatId = z.union([name, z.number()])
 
-/** Messages are checked by the one chat payload checker (chat/payload.ts) the HTTP route uses. */
-const messages = z
-  .unknown()
-  .superRefine((value, ctx) => {
-    const found = checkMessages(value, [])
-    if (found) ctx.addIssue({ code: 'custom', message: found.message, path: found.path })
-  })
-  .transform((value) => value as ChatMessage[])
+/** A field checked by the one chat payload checker (chat/payload.ts) the HTTP route uses. */
+function checked<T>(check: Check) {
+  return z
+    .unknown()
+    .superRefine((value, ctx) => {
+      const found = check(value, [])
+      if (found) ctx.addIssue({ code: 'custom', message: found.message, path: found.path })
+    })
+    .transform((value) => value as T)
+}
 
 const chatFrame = z
   .object({
@@ -31,8 +39,11 @@ const chatFrame = z
     room: name.optional(),
     model: modelNameSchema.optional(),
     content: z.string().optional(),
-    messages: messages.optional(),
+    messages: checked<ChatMessage[]>(checkMessages).optional(),
     options: z.record(z.string(), z.unknown()).optional(),
+    tools: checked<ChatTool[]>(checkTools).optional(),
+    think: checked<boolean | 'low' | 'medium' | 'high' | 'max'>(checkThink).optional(),
+    format: checked<'json' | Record<string, unknown>>(checkFormat).optional(),
   })
   .refine((frame) => (frame.content === undefined) !== (frame.messages === undefined), {
     message: 'send either "content" (a string, added to the session history) or "messages"',

@@ -161,19 +161,41 @@ export function createChatHub(ctx: RouteContext): ChatHub {
     member.chats.set(id, abort)
     const user = messages[messages.length - 1]
     broadcast(audience, { type: 'start', ...tags, model, content: user?.content ?? '' })
-    const tokens = new TokenBatcher((content) =>
-      broadcast(audience, { type: 'token', ...tags, content }),
+    const tokens = new TokenBatcher((type, content) =>
+      broadcast(audience, { type, ...tags, content }),
     )
     try {
       const result = await runChat(
         ctx,
-        { model, messages, options: frame.options },
+        {
+          model,
+          messages,
+          options: frame.options,
+          tools: frame.tools,
+          think: frame.think,
+          format: frame.format,
+        },
         abort.signal,
-        (text) => tokens.push(text),
-        (waiting) => broadcast(audience, { type: 'waiting', ...tags, ...waiting }),
+        {
+          part(part) {
+            if (part.type === 'text') tokens.push('token', part.text)
+            else if (part.type === 'reasoning') tokens.push('reasoning', part.text)
+            else if (part.type === 'tool-call') {
+              tokens.flush()
+              broadcast(audience, { type: 'tool-call', ...tags, call: part.call })
+            }
+          },
+          waiting: (waiting) => broadcast(audience, { type: 'waiting', ...tags, ...waiting }),
+        },
       )
       tokens.flush()
-      sessions.remember(session, [...messages, { role: 'assistant', content: result.content }])
+      const reply: ChatMessage = { role: 'assistant', content: result.content }
+      if (result.toolCalls)
+        reply.tool_calls = result.toolCalls.map(({ id, name, arguments: args }) => ({
+          ...(id ? { id } : {}),
+          function: { name, arguments: args },
+        }))
+      sessions.remember(session, [...messages, reply])
       broadcast(audience, { type: 'done', ...tags, metrics: result.metrics })
     } catch (err) {
       tokens.flush()
@@ -247,14 +269,20 @@ function isId(value: string | null): value is string {
 /**
  * Joins the tokens of one tick into one frame: a model can stream tens of thousands of tokens a
  * second, and a frame (JSON, mask check, syscall) per token per member would cost more.
+ * Reasoning and answer tokens are joined apart, in the order they came.
  */
 class TokenBatcher {
   private pending = ''
+  private kind: 'token' | 'reasoning' = 'token'
   private scheduled = false
 
-  constructor(private readonly emit: (content: string) => void) {}
+  constructor(private readonly emit: (kind: 'token' | 'reasoning', content: string) => void) {}
 
-  push(text: string): void {
+  push(kind: 'token' | 'reasoning', text: string): void {
+    if (kind !== this.kind) {
+      this.flush()
+      this.kind = kind
+    }
     this.pending += text
     if (this.scheduled) return
     this.scheduled = true
@@ -266,6 +294,6 @@ class TokenBatcher {
     if (this.pending === '') return
     const content = this.pending
     this.pending = ''
-    this.emit(content)
+    this.emit(this.kind, content)
   }
 }
