@@ -8,8 +8,9 @@ import { processState } from './singleton.js'
 
 // The HTTP server the routes are reached through (docs/decisions.md, "Middleware-mode hosts").
 // Vite's own in `vite`; in middleware mode (Nuxt, Astro, Storybook, Express + Vite) the host's,
-// which Vite is never told about: the chat WebSocket and the URLs in the terminal and in server
-// code are learned from the first request the host hands to Vite's middlewares.
+// which Vite is never told about: the chat WebSocket and the URL in the terminal are learned
+// from the first request the host hands to Vite's middlewares. (Server code does not need it: it
+// reaches the routes on their own loopback port, src/server/loopback.ts.)
 
 /** Why the plugin does nothing in this server, with the option that changes it; `null` to run. */
 export function middlewareModeDecline(
@@ -62,7 +63,6 @@ export function bindHost(server: ViteDevServer, ctx: RouteContext): HostBinding 
       const port = (own.address() as AddressInfo | null)?.port
       pageOrigin = local ?? (port ? `http://localhost:${port}` : undefined)
       if (pageOrigin) state.lastUrl = pageOrigin
-      if (pageOrigin) state.devOrigin = pageOrigin
     }
     if (own.listening) learn()
     else own.once('listening', learn)
@@ -75,7 +75,6 @@ export function bindHost(server: ViteDevServer, ctx: RouteContext): HostBinding 
         if (http && typeof http.on === 'function') attach(http)
         pageOrigin = requestOrigin(req)
         state.lastUrl = pageOrigin
-        state.devOrigin = localOrigin(req) ?? pageOrigin
       }
       next()
     },
@@ -103,17 +102,4 @@ function hmrServerOf(server: ViteDevServer): Server | undefined {
 function requestOrigin(req: IncomingMessage): string {
   const scheme = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'
   return `${scheme}://${req.headers.host ?? 'localhost'}`
-}
-
-/**
- * The address the request came in on, which server code in this process can always reach
- * (`localhost` may name an address the host does not listen on).
- */
-function localOrigin(req: IncomingMessage): string | undefined {
-  const { localAddress, localPort } = req.socket
-  if (!localAddress || !localPort) return undefined
-  const scheme = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'
-  const address = localAddress.startsWith('::ffff:') ? localAddress.slice(7) : localAddress
-  const host = address.includes(':') ? `[${address}]` : address
-  return `${scheme}://${host}:${localPort}`
 }

@@ -12,6 +12,7 @@ import { type OllamaPluginOptions, resolveOptions } from './options.js'
 import { overlayInjection } from './overlay-inject.js'
 import { previewPlugin } from './preview.js'
 import type { RouteContext } from './server/context.js'
+import { loopbackRoutes } from './server/loopback.js'
 import { stateWatch } from './server/model-wait.js'
 import { exposureLine } from './server/network.js'
 import { connectOverlayEvents } from './server/overlay-events.js'
@@ -114,8 +115,11 @@ function devPlugin(userOptions: OllamaPluginOptions, state: PluginState): Plugin
         logger: config.logger,
       }
       const host = bindHost(server, ctx)
+      const routes = ollamaRoutes(ctx)
       server.middlewares.use(host.middleware)
-      server.middlewares.use(ollamaRoutes(ctx))
+      server.middlewares.use(routes)
+      const loopback = loopbackRoutes(routes)
+      state.serverCodeOrigin = () => loopback.origin()
       const disconnectOverlay = connectOverlayEvents(server, orchestrator)
       const leaveTerminal = shareTerminal(orchestrator, {
         logger: config.logger,
@@ -132,6 +136,7 @@ function devPlugin(userOptions: OllamaPluginOptions, state: PluginState): Plugin
         disconnectOverlay()
         leaveTerminal()
         void host.close()
+        void loopback.close()
       }
       // The server's close: its HTTP server's, or, in middleware mode, its client environment's.
       server.httpServer?.once('close', detach)

@@ -26,11 +26,6 @@ interface ProcessState {
    */
   lastUrl?: string
   /**
-   * Where server code in this process reaches the dev routes (`http://127.0.0.1:3000`): the
-   * server-side `virtual:ollama` reads it at request time (src/client/server-fetch.ts).
-   */
-  devOrigin?: string
-  /**
    * The disposal a host-owned server's close put off (src/lifecycle.ts): Nuxt restarts by closing
    * its Vite server and creating another, and the new one cancels this by claiming the orchestrator.
    */

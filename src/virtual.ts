@@ -19,6 +19,8 @@ export interface PluginState {
   config: ResolvedConfig
   /** Whether the dev plugin serves routes in this server (it may bow out in middleware mode). */
   active: boolean
+  /** Where server code reaches the routes in `vite` (src/server/loopback.ts); set while active. */
+  serverCodeOrigin?: () => Promise<string>
 }
 
 /** Vite's `base` joined with ours, as the dev server mounts the routes. */
@@ -92,10 +94,11 @@ export function virtualModulePlugin(state: PluginState): Plugin {
           vitest ??= startVitestServer(options)
           return clientModule((await vitest).base, options, { production: false })
         }
-        // Server code reaches the dev server at its own origin, known at request time.
+        // Server code reaches the routes on the plugin's loopback port, known from here on.
+        const origin = server && state.active ? await state.serverCodeOrigin?.() : undefined
         return clientModule(devRouteBase(state), options, {
           production: false,
-          via: server ? 'devServerFetch' : undefined,
+          via: origin ? `devServerFetch(${JSON.stringify(origin)})` : undefined,
         })
       },
     },
@@ -135,8 +138,11 @@ function isAbsolute(base: string): boolean {
   return /^[a-z][a-z0-9+.-]*:/i.test(base)
 }
 
-/** How server code's module sends its requests (src/client/server-fetch.ts); none in the browser. */
-type ServerFetch = 'devServerFetch' | 'handlerFetch'
+/**
+ * How server code's module sends its requests (src/client/server-fetch.ts): `handlerFetch`, or
+ * `devServerFetch("http://127.0.0.1:PORT")`; none in the browser.
+ */
+type ServerFetch = 'handlerFetch' | `devServerFetch(${string})`
 
 /**
  * The module: the client, configured with the base and default model, and nothing else (no key,
@@ -164,7 +170,7 @@ function clientModule(
   }
   return [
     `import { configure } from ${file}`,
-    `import { ${side.via} } from ${JSON.stringify(clientFile('server-fetch'))}`,
+    `import { ${side.via.replace(/\(.*$/, '')} } from ${JSON.stringify(clientFile('server-fetch'))}`,
     `configure({ ...${settings}, fetch: ${side.via} })`,
     `export * from ${file}`,
   ].join('\n')

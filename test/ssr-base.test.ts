@@ -9,10 +9,11 @@ import { disposeOrchestrator } from '../src/lifecycle.js'
 import { startSimulator } from '../src/simulator/index.js'
 import { readTree, repo, spawnServer } from './helpers/prod.js'
 import { makeApp, startVite } from './helpers/vite.js'
+import { rawRequest } from './routes-harness.js'
 
 // `virtual:ollama` in server code (loaders, actions, server routes, an SSR entry): it keeps the
-// browser's base and sends through a fetch that knows where the routes are: the dev server's own
-// origin in `vite`, the app's own createOllamaHandler in-process in the server build.
+// browser's base and sends through a fetch that knows where the routes are: the routes' own
+// loopback port in `vite`, the app's own createOllamaHandler in-process in the server build.
 
 const fixture = path.join(repo, 'test/fixtures/classic-ssr')
 const PROMPT = 'Say hello in five words.'
@@ -152,6 +153,20 @@ describe('virtual:ollama in server code', () => {
     expect(ssr).toContain('"base":"/app/__ollama"')
     expect(ssr).toContain('devServerFetch')
     expect(browser).not.toContain('devServerFetch')
+
+    // The loopback port baked into the server's module serves the routes to this machine's
+    // names only: a page on a rebound DNS name is refused.
+    const origin = /devServerFetch\)?\("(http:\/\/127\.0\.0\.1:\d+)"\)/.exec(ssr)?.[1]
+    expect(origin).toBeDefined()
+    const status = await fetch(`${origin}/app/__ollama/status`)
+    expect(status.status).toBe(200)
+    expect(((await status.json()) as { phase: string }).phase).toBeDefined()
+    const rebound = await rawRequest(`${origin}/app/__ollama/status`, {
+      headers: { Host: 'evil.example:80' },
+    })
+    expect(rebound.status).toBe(403)
+    const elsewhere = await fetch(`${origin}/other`)
+    expect(elsewhere.status).toBe(404)
   })
 
   it('says which handler to create when the server build finds none in its process', async () => {

@@ -5,28 +5,14 @@
 import { inProcessBases, inProcessHandler } from '../production/in-process.js'
 import { OllamaRouteError } from './http.js'
 
-/** Where the plugin, in this process, says the dev server is reached (src/host.ts sets it). */
-function devOrigin(): string | undefined {
-  const state = (globalThis as Record<symbol, { devOrigin?: string } | undefined>)[
-    Symbol.for('vite-plugin-ollama')
-  ]
-  return state?.devOrigin
-}
-
 /**
- * In `vite`: the dev server's own origin, read at request time, because in middleware mode (Nuxt,
- * Express + Vite) it is learned from the first request the host hands to Vite.
+ * In `vite`: the routes on the plugin's loopback port for server code (src/server/loopback.ts),
+ * baked in when the module loaded.
  */
-export async function devServerFetch(url: string, init: RequestInit): Promise<Response> {
-  const origin = devOrigin()
-  if (!origin) {
-    throw new OllamaRouteError(
-      `vite-plugin-ollama: the dev server's URL is not known yet, so server code cannot reach ${url}`,
-      0,
-      "In middleware mode it is learned from the first request the host passes to Vite's middlewares: call chat() while serving a request, after app.use(vite.middlewares).",
-    )
-  }
-  return fetch(new URL(url, origin), init)
+export function devServerFetch(
+  origin: string,
+): (url: string, init: RequestInit) => Promise<Response> {
+  return (url, init) => fetch(new URL(url, origin), init)
 }
 
 /** In the server build: the app's own `createOllamaHandler` in this process, with no network hop. */
