@@ -4,27 +4,17 @@
 // messages (tool results before the user's text), max_tokens to num_predict, stop_sequences to
 // stop, thinking to think. Every failure is a 400 with Ollama's wording.
 
-import { HttpError, type JsonObject } from './http.js'
-
-interface NativeMessage {
-  role: string
-  content: string
-  images?: string[]
-  thinking?: string
-  tool_calls?: JsonObject[]
-  tool_call_id?: string
-}
-
-const bad = (message: string) => new HttpError(400, message)
+import type { JsonObject } from './http.js'
+import { badRequest, type NativeMessage } from './native-chat.js'
 
 /** Checks a Messages request and returns the native chat body. */
 export function nativeFromMessages(body: JsonObject): JsonObject {
-  if (typeof body.model !== 'string' || body.model === '') throw bad('model is required')
+  if (typeof body.model !== 'string' || body.model === '') throw badRequest('model is required')
   if (typeof body.max_tokens !== 'number' || body.max_tokens <= 0) {
-    throw bad('max_tokens is required and must be positive')
+    throw badRequest('max_tokens is required and must be positive')
   }
   if (!Array.isArray(body.messages) || body.messages.length === 0) {
-    throw bad('messages is required')
+    throw badRequest('messages is required')
   }
   const messages: NativeMessage[] = []
   const system = systemText(body.system)
@@ -87,8 +77,8 @@ function convert(message: JsonObject): NativeMessage[] {
         images.push(imageOf(block.source))
         break
       case 'tool_use':
-        if (!block.id) throw bad("tool_use block missing required 'id' field")
-        if (!block.name) throw bad("tool_use block missing required 'name' field")
+        if (!block.id) throw badRequest("tool_use block missing required 'id' field")
+        if (!block.name) throw badRequest("tool_use block missing required 'name' field")
         toolCalls.push({
           id: block.id,
           function: { name: block.name, arguments: block.input ?? {} },
@@ -124,16 +114,18 @@ function convert(message: JsonObject): NativeMessage[] {
 
 /** Only base64 image sources (anthropic.go resolveImageSource). */
 function imageOf(source: unknown): string {
-  if (!source || typeof source !== 'object') throw bad('invalid image source')
+  if (!source || typeof source !== 'object') throw badRequest('invalid image source')
   const { type, data } = source as JsonObject
   if (type !== 'base64') {
-    throw bad(`invalid image source type: ${String(type ?? '')}. Only base64 images are supported.`)
+    throw badRequest(
+      `invalid image source type: ${String(type ?? '')}. Only base64 images are supported.`,
+    )
   }
   const text = typeof data === 'string' ? data : ''
   const badAt = text.search(/[^A-Za-z0-9+/=]/)
   if (badAt >= 0 || text.length % 4 !== 0) {
     const at = badAt >= 0 ? badAt : text.length - (text.length % 4)
-    throw bad(`invalid base64 image data: illegal base64 data at input byte ${at}`)
+    throw badRequest(`invalid base64 image data: illegal base64 data at input byte ${at}`)
   }
   return text
 }

@@ -11,6 +11,19 @@ import { handleGeneration } from './chat.js'
 import type { SimContext } from './context.js'
 import { HttpError, type JsonObject } from './http.js'
 
+/** A message of the native api.ChatRequest the other protocols' requests become. */
+export interface NativeMessage {
+  role: string
+  content: string
+  images?: string[]
+  thinking?: string
+  tool_calls?: JsonObject[]
+  tool_call_id?: string
+}
+
+/** A request the route refuses, as Ollama's middleware does: 400 with its wording. */
+export const badRequest = (message: string) => new HttpError(400, message)
+
 /** Receives what the native chat writes, already parsed. */
 export interface ChatSink {
   /** One native chunk (streaming) or the whole reply (`stream: false`); false = socket full. */

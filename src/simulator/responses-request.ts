@@ -5,18 +5,8 @@
 // Every failure is a 400 with Ollama's wording.
 
 import { decodeGoJson } from './gojson.js'
-import { HttpError, type JsonObject } from './http.js'
-
-interface NativeMessage {
-  role: string
-  content: string
-  images?: string[]
-  thinking?: string
-  tool_calls?: JsonObject[]
-  tool_call_id?: string
-}
-
-const bad = (message: string) => new HttpError(400, message)
+import type { JsonObject } from './http.js'
+import { badRequest, type NativeMessage } from './native-chat.js'
 
 /** The native chat body for a Responses request (`stream` as the client asked, default false). */
 export function nativeFromResponses(body: JsonObject): JsonObject {
@@ -48,7 +38,7 @@ function inputMessages(input: unknown): NativeMessage[] {
   if (input === undefined || input === null) return []
   if (typeof input === 'string') return input === '' ? [] : [{ role: 'user', content: input }]
   if (!Array.isArray(input)) {
-    throw bad(`input must be a string or array: ${goTypeError(input, '[]json.RawMessage')}`)
+    throw badRequest(`input must be a string or array: ${goTypeError(input, '[]json.RawMessage')}`)
   }
   const messages: NativeMessage[] = []
   let pendingThinking = ''
@@ -86,9 +76,9 @@ function inputMessages(input: unknown): NativeMessage[] {
     } else if (kind === 'web_search_call') {
       // Ollama runs web search itself; a replayed call adds nothing to the conversation.
     } else if (kind === '') {
-      throw bad(`input[${i}]: input item missing required 'type' field`)
+      throw badRequest(`input[${i}]: input item missing required 'type' field`)
     } else {
-      throw bad(`input[${i}]: unknown input item type: ${JSON.stringify(kind)}`)
+      throw badRequest(`input[${i}]: unknown input item type: ${JSON.stringify(kind)}`)
     }
   })
   if (pendingThinking) messages.push({ role: 'assistant', content: '', thinking: pendingThinking })
@@ -109,7 +99,7 @@ function functionCallOf(item: JsonObject): JsonObject {
     try {
       args = decodeGoJson(item.arguments)
     } catch (error) {
-      throw bad(`failed to parse function call arguments: ${(error as Error).message}`)
+      throw badRequest(`failed to parse function call arguments: ${(error as Error).message}`)
     }
   }
   return { id: item.call_id ?? '', function: { name: item.name ?? '', arguments: args } }
@@ -119,7 +109,7 @@ function outputOf(output: unknown, i: number): { content: string; images: string
   if (output === undefined || output === null) return { content: '', images: [] }
   if (typeof output === 'string') return { content: output, images: [] }
   if (!Array.isArray(output)) {
-    throw bad(
+    throw badRequest(
       `input[${i}]: output must be a string or array: ${goTypeError(output, '[]json.RawMessage')}`,
     )
   }
@@ -135,7 +125,7 @@ function contentOf(
   if (content === undefined || content === null) return { content: '', images: [] }
   if (typeof content === 'string') return { content, images: [] }
   if (!Array.isArray(content)) {
-    throw bad(
+    throw badRequest(
       `${where}content must be a string or array: ${goTypeError(content, '[]json.RawMessage')}`,
     )
   }
@@ -151,11 +141,11 @@ function contentOf(
         images.push(decodeImageUrl(part.image_url))
       }
     } else if (type !== 'input_file') {
-      throw bad(`${where}${field}[${j}]: unknown content type: ${String(type ?? '')}`)
+      throw badRequest(`${where}${field}[${j}]: unknown content type: ${String(type ?? '')}`)
     }
   })
   if (content.some((part) => (part as JsonObject | null)?.type === 'input_file')) {
-    throw bad('file inputs are not currently supported')
+    throw badRequest('file inputs are not currently supported')
   }
   return { content: text, images }
 }
@@ -169,13 +159,15 @@ function imagePrefix(type: string): string {
 /** Ollama's decodeImageURL: base64 data URLs of JPEG, PNG or WebP only. */
 export function decodeImageUrl(url: string): string {
   if (url.startsWith('http://') || url.startsWith('https://')) {
-    throw bad('image URLs are not currently supported, please use base64 encoded data instead')
+    throw badRequest(
+      'image URLs are not currently supported, please use base64 encoded data instead',
+    )
   }
   const prefix = IMAGE_PREFIXES.find((p) => url.startsWith(p))
-  if (!prefix) throw bad('invalid image input')
+  if (!prefix) throw badRequest('invalid image input')
   const data = url.slice(prefix.length)
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(data) || data.length % 4 !== 0) {
-    throw bad('invalid image input')
+    throw badRequest('invalid image input')
   }
   return data
 }
@@ -188,7 +180,7 @@ function thinkFromEffort(effort: unknown): boolean | string | undefined {
   if (effort === 'low' || effort === 'medium' || effort === 'high' || effort === 'max')
     return effort
   if (effort === 'xhigh' || effort === 'ultra') return 'max'
-  throw bad(
+  throw badRequest(
     `invalid reasoning value: ${JSON.stringify(effort)} (must be "minimal", "low", "medium", "high", "xhigh", "ultra", "max", or "none")`,
   )
 }
