@@ -95,7 +95,8 @@ describe.skipIf(skipBrowser)(
       const page = await pages.open(`${vite.url}/`, { viewport: { width: 1600, height: 720 } })
       await eventually(() => page.locator(OVERLAY).count()).toBe(1)
 
-      // Sample the bar until the pull is over: it must have been seen at several widths.
+      // Sample the bar until the pull is over: it must have been seen at several widths. The
+      // screenshot is taken at the first sample past 30 %: a loaded machine samples a 5 s pull sparsely.
       const widths: number[] = []
       let shot = false
       let last: RowSample | null = null
@@ -103,7 +104,7 @@ describe.skipIf(skipBrowser)(
         async () => {
           last = await readRow(page, MODEL)
           if (last?.status === 'pulling' && last.width !== widths.at(-1)) widths.push(last.width)
-          if (last?.status === 'pulling' && !shot && last.width >= 30 && last.width <= 75) {
+          if (last?.status === 'pulling' && !shot && last.width >= 30 && last.width < 100) {
             shot = true
             await screenshotOverlay(page)
           }
