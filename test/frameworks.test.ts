@@ -210,7 +210,9 @@ describe.skipIf(skipBrowser)(browserSuiteName('framework apps with the plugin in
       const page = await browser.newPage()
       try {
         await page.goto(dev.url)
-        await page.locator(OVERLAY_TAG).waitFor({ state: 'attached', timeout: 30_000 })
+        // A framework's first page pre-bundles its dependencies (and may reload once for them):
+        // on a busy 2-core machine Nuxt's took over 30 s.
+        await page.locator(OVERLAY_TAG).waitFor({ state: 'attached', timeout: 90_000 })
         const pageAnswer = await answerTo(routes, PAGE_PROMPT)
         await recordReplies(page)
         await sendUntilAnswered(page)
