@@ -201,47 +201,22 @@ function onFrame(conn: Connection, frame: ServerFrame): void {
   advanceChat(conn, frame)
 }
 
+/** The `connect()` callback each frame type has, if any. */
+const CALLBACKS = {
+  start: 'onStart',
+  waiting: 'onWaiting',
+  token: 'onToken',
+  reasoning: 'onReasoning',
+  'tool-call': 'onToolCall',
+  done: 'onDone',
+  error: 'onError',
+} as const satisfies Partial<Record<ServerFrame['type'], keyof ConnectOptions>>
+
+/** The frame's callback, then its listeners (every frame type is a `SocketEvents` name). */
 function announceFrame(conn: Connection, frame: ServerFrame): void {
-  const { events, opts } = conn
-  switch (frame.type) {
-    case 'ready':
-      events.emit('ready', frame)
-      return
-    case 'start':
-      opts.onStart?.(frame)
-      events.emit('start', frame)
-      return
-    case 'waiting':
-      opts.onWaiting?.(frame)
-      events.emit('waiting', frame)
-      return
-    case 'token':
-      opts.onToken?.(frame)
-      events.emit('token', frame)
-      return
-    case 'reasoning':
-      opts.onReasoning?.(frame)
-      events.emit('reasoning', frame)
-      return
-    case 'tool-call':
-      opts.onToolCall?.(frame)
-      events.emit('tool-call', frame)
-      return
-    case 'done':
-      opts.onDone?.(frame)
-      events.emit('done', frame)
-      return
-    case 'error':
-      opts.onError?.(frame)
-      events.emit('error', frame)
-      return
-    case 'joined':
-      events.emit('joined', frame)
-      return
-    case 'left':
-      events.emit('left', frame)
-      return
-  }
+  const callback = CALLBACKS[frame.type as keyof typeof CALLBACKS]
+  if (callback) (conn.opts[callback] as ((frame: ServerFrame) => void) | undefined)?.(frame)
+  conn.events.emit(frame.type, frame as never)
 }
 
 /** A token, the end or an error of one of our chats: its queue and its result. */
