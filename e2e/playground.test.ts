@@ -28,8 +28,9 @@ import { replaceOnce, repoRoot, type Served, serve, stop } from './helpers/playg
 
 const MODEL = 'llama3.2:1b' // the playground's model: 1.32 GB in the simulator's catalog
 const SCREENSHOTS = join(repoRoot, 'e2e/screenshots')
-// Slow enough to watch: llama3.2:1b takes about 5 s, tokens come at a readable pace.
-const PULL_BYTES_PER_SECOND = 260_000_000
+// Slow enough to watch: llama3.2:1b takes about 10 s (the first page must open while it still
+// pulls, even on a busy machine), tokens come at a readable pace.
+const PULL_BYTES_PER_SECOND = 130_000_000
 const TOKEN_DELAY_MS = 25
 
 let browser: Browser | undefined
@@ -230,7 +231,7 @@ describe.skipIf(skipBrowser)(
         await waitForEnd(await ask(page, question), /tok\/s$/)
       }
 
-      const added = 'qwen2.5:1.5b' // 986 MB: about 4 s at the simulated speed
+      const added = 'qwen2.5:1.5b' // 986 MB: about 8 s at the simulated speed
       await page.locator('#pull-model').fill(added)
       await page.locator('#pull button[type="submit"]').click()
       // The overlay unfolds for the pull; shoot it part-way, with the answer above.
