@@ -12,6 +12,7 @@ import {
   mkdtempSync,
   realpathSync,
   rmSync,
+  symlinkSync,
 } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
@@ -108,6 +109,16 @@ const frameworks: Framework[] = [
     restarted: 'server restarted',
     node22: true,
   },
+  {
+    name: 'TanStack Start',
+    dir: 'tanstack-start',
+    bin: 'vite',
+    args: (port) => ['dev', '--port', String(port), '--strictPort'],
+    routes: '/__ollama',
+    config: 'vite.config.ts',
+    restarted: 'server restarted',
+    node22: true,
+  },
 ]
 
 const fixtures = path.join(repo, 'test/fixtures/frameworks')
@@ -126,6 +137,10 @@ function copyApp(dir: string): string {
     filter: (source) =>
       !/[\\/](\.svelte-kit|\.react-router|\.nuxt|\.output|\.astro|node_modules)$/.test(source),
   })
+  // What npm could not hoist to the root (a version that conflicts there) stays in the app's own
+  // node_modules: the copy resolves it there too.
+  const own = path.join(fixtures, dir, 'node_modules')
+  if (existsSync(own)) symlinkSync(own, path.join(copy, 'node_modules'), 'dir')
   return copy
 }
 const run = promisify(execFile)
