@@ -131,7 +131,8 @@ export function spawnVite(
 /**
  * `node <args>` in `root`, a dev server that will listen on `port` (a framework's own CLI:
  * `react-router dev`, `nuxt dev`), in its own process group like `spawnVite`. `routeBase` is
- * where the plugin's routes are on that server (Nuxt serves Vite under `/_nuxt/`).
+ * where the plugin's routes are on that server (Nuxt serves Vite under `/_nuxt/`); `node` is the
+ * Node that runs it, this one unless the framework asks for a newer one (Astro).
  */
 export function spawnDevCommand(
   root: string,
@@ -139,8 +140,9 @@ export function spawnDevCommand(
   port: number,
   env: Record<string, string | undefined> = {},
   routeBase = '/__ollama',
+  node = process.execPath,
 ): ViteProcess {
-  const child = spawn(process.execPath, args, {
+  const child = spawn(node, args, {
     cwd: root,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
