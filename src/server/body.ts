@@ -110,7 +110,7 @@ export async function readJsonBody(req: IncomingMessage, bounds: BodyBounds): Pr
  * then trickles, or stalls, holds nothing past `limits.bodyTimeoutMs`, Node's own request timeout
  * being five minutes. A client that leaves mid-body rejects with a 400 nobody reads.
  */
-export function readBody(req: IncomingMessage, bounds: BodyBounds): Promise<Buffer> {
+function readBody(req: IncomingMessage, bounds: BodyBounds): Promise<Buffer> {
   const limit = bounds.maxBodySize
   const declared = Number(req.headers['content-length'])
   if (declared > limit) return Promise.reject(tooLarge(limit))
